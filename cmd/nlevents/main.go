@@ -1,0 +1,131 @@
+// Command nlevents prints rtnetlink events as they happen, like ip monitor,
+// as text or as JSON lines.
+//
+// Usage:
+//
+//	nlevents [-json] [-groups link,addr,route,neigh,rule] [-existing] [-netns PATH]
+//
+// Reading notifications needs no privilege; -netns needs CAP_SYS_ADMIN.
+// Ctrl-C ends it with exit status 0. Errors go to stderr; a terminal error
+// ends it with status 1, and invalid flags with status 2.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/nlevents/nlevents"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// options are the parsed flags of the monitor.
+type options struct {
+	json     bool
+	groups   nlevents.Groups
+	existing bool
+	netns    string
+	rcvbuf   int
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var opts options
+	fs := flag.NewFlagSet("nlevents", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: nlevents [flags]\n\nPrints rtnetlink events as they happen, one line each.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+
+	groups := fs.String("groups", "link,addr,route,neigh,rule", "comma-separated `list` of groups to watch: link, addr, route, neigh, rule, nexthop, ipv4-addr, ipv6-route, ..., or all")
+	fs.BoolVar(&opts.json, "json", false, "print one JSON object per line instead of text")
+	fs.BoolVar(&opts.existing, "existing", false, "print the current links, addresses, routes, neighbours and rules first, then a sync line, then live events")
+	fs.StringVar(&opts.netns, "netns", "", "watch the network namespace at `path` (for example /run/netns/NAME) instead of this one")
+	fs.IntVar(&opts.rcvbuf, "rcvbuf", nlevents.DefaultReceiveBuffer, "socket receive buffer in `bytes`")
+	if err := fs.Parse(args); err != nil {
+		return opts, err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return opts, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+
+	g, err := nlevents.ParseGroups(*groups)
+	if err != nil {
+		fmt.Fprintf(stderr, "nlevents: invalid -groups: %v\n", err)
+		return opts, err
+	}
+	opts.groups = g
+	return opts, nil
+}
+
+// run monitors until ctx ends and returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	opts, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		return 2
+	}
+
+	subOpts := []nlevents.Option{nlevents.WithReceiveBuffer(opts.rcvbuf)}
+	if opts.existing {
+		subOpts = append(subOpts, nlevents.WithInitialDump(), nlevents.WithResync())
+	}
+	if opts.netns != "" {
+		subOpts = append(subOpts, nlevents.WithNetNSPath(opts.netns))
+	}
+
+	events, errs, err := nlevents.Subscribe(ctx, opts.groups, subOpts...)
+	if err != nil {
+		fmt.Fprintf(stderr, "nlevents: %v\n", err)
+		return 1
+	}
+	return monitor(events, errs, newPrinter(stdout, opts.json), stderr)
+}
+
+// monitor prints until both channels close. Non-terminal errors are printed
+// and the stream goes on.
+func monitor(events <-chan nlevents.Event, errs <-chan error, p *printer, stderr io.Writer) int {
+	status := 0
+	for events != nil || errs != nil {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			if err := p.print(ev); err != nil {
+				fmt.Fprintf(stderr, "nlevents: write: %v\n", err)
+				return 1
+			}
+		case err, ok := <-errs:
+			if !ok {
+				errs = nil
+				continue
+			}
+			fmt.Fprintf(stderr, "nlevents: %v\n", err)
+			if !recoverable(err) {
+				status = 1
+			}
+		}
+	}
+	return status
+}
+
+func recoverable(err error) bool {
+	var decodeErr *nlevents.DecodeError
+	var dumpErr *nlevents.DumpError
+	return errors.Is(err, nlevents.ErrOverrun) || errors.As(err, &decodeErr) || errors.As(err, &dumpErr)
+}

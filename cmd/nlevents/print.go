@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+
+	"github.com/nlevents/nlevents"
+)
+
+// printer writes events as text or JSON lines, flushing after each line so
+// that a reader sees events as they happen.
+type printer struct {
+	w    *bufio.Writer
+	json bool
+	enc  *json.Encoder
+}
+
+func newPrinter(w io.Writer, asJSON bool) *printer {
+	bw := bufio.NewWriter(w)
+	return &printer{w: bw, json: asJSON, enc: json.NewEncoder(bw)}
+}
+
+func (p *printer) print(ev nlevents.Event) error {
+	if p.json {
+		if err := p.enc.Encode(jsonOf(ev)); err != nil {
+			return err
+		}
+	} else if _, err := fmt.Fprintln(p.w, ev); err != nil {
+		return err
+	}
+	return p.w.Flush()
+}
+
+// jsonEvent is the JSON form of an event: the common fields, then those of
+// its kind. Absent values are left out.
+type jsonEvent struct {
+	Type     string `json:"type"`
+	Action   string `json:"action"`
+	Message  string `json:"message,omitempty"`
+	Flags    string `json:"nlmsg_flags,omitempty"`
+	Inferred bool   `json:"inferred,omitempty"`
+
+	Index        int    `json:"index,omitempty"`
+	Name         string `json:"name,omitempty"`
+	Family       string `json:"family,omitempty"`
+	LinkFlags    string `json:"flags,omitempty"`
+	MTU          uint32 `json:"mtu,omitempty"`
+	HardwareAddr string `json:"lladdr,omitempty"`
+	OperState    string `json:"operstate,omitempty"`
+	MasterIndex  int    `json:"master,omitempty"`
+	Kind         string `json:"kind,omitempty"`
+
+	Prefix  string        `json:"prefix,omitempty"`
+	Peer    string        `json:"peer,omitempty"`
+	Scope   string        `json:"scope,omitempty"`
+	Label   string        `json:"label,omitempty"`
+	Dst     string        `json:"dst,omitempty"`
+	Src     string        `json:"src,omitempty"`
+	PrefSrc string        `json:"prefsrc,omitempty"`
+	Gateway string        `json:"gateway,omitempty"`
+	OutIdx  int           `json:"oif,omitempty"`
+	Table   uint32        `json:"table,omitempty"`
+	Proto   string        `json:"protocol,omitempty"`
+	RtType  string        `json:"route_type,omitempty"`
+	Metric  uint32        `json:"metric,omitempty"`
+	NextHop []jsonNextHop `json:"nexthops,omitempty"`
+	NHID    uint32        `json:"nhid,omitempty"`
+
+	IP       string `json:"ip,omitempty"`
+	State    string `json:"state,omitempty"`
+	Priority uint32 `json:"priority,omitempty"`
+	Mark     uint32 `json:"fwmark,omitempty"`
+	IIFName  string `json:"iif,omitempty"`
+	OIFName  string `json:"oif_name,omitempty"`
+	ID       uint32 `json:"id,omitempty"`
+	Bytes    int    `json:"bytes,omitempty"`
+	Resync   bool   `json:"resync,omitempty"`
+}
+
+type jsonNextHop struct {
+	Gateway string `json:"gateway,omitempty"`
+	Index   int    `json:"oif"`
+	Weight  int    `json:"weight"`
+	Flags   uint8  `json:"flags,omitempty"`
+}
+
+func jsonOf(ev nlevents.Event) jsonEvent {
+	info := ev.EventInfo()
+	j := jsonEvent{Action: action(info), Inferred: info.Inferred}
+	if info.Header.Type != 0 {
+		j.Message = info.MessageType()
+		j.Flags = info.Header.Flags.String()
+	}
+
+	switch e := ev.(type) {
+	case *nlevents.LinkEvent:
+		j.Type, j.Index, j.Name, j.LinkFlags, j.MTU = "link", e.Index, e.Name, e.Flags.String(), e.MTU
+		j.HardwareAddr, j.OperState, j.MasterIndex, j.Kind = hw(e.HardwareAddr), e.OperState.String(), e.MasterIndex, e.Kind
+	case *nlevents.BridgePortEvent:
+		j.Type, j.Index, j.Name, j.MasterIndex, j.OperState = "bridge-port", e.Index, e.Name, e.MasterIndex, e.OperState.String()
+	case *nlevents.AddrEvent:
+		j.Type, j.Family, j.Index, j.Prefix, j.Peer = "addr", family(e.Family), e.Index, e.Prefix.String(), addr(e.Peer)
+		j.Scope, j.Label = e.Scope.String(), e.Label
+	case *nlevents.RouteEvent:
+		routeJSON(&j, e)
+	case *nlevents.NeighEvent:
+		j.Type, j.Family, j.Index, j.IP, j.HardwareAddr, j.State = "neigh", family(e.Family), e.Index, addr(e.IP), hw(e.HardwareAddr), e.State.String()
+	case *nlevents.RuleEvent:
+		j.Type, j.Family, j.Priority, j.Table, j.Mark = "rule", family(e.Family), e.Priority, e.Table, e.Mark
+		j.Src, j.Dst, j.IIFName, j.OIFName = prefix(e.Src), prefix(e.Dst), e.IIFName, e.OIFName
+	case *nlevents.NexthopEvent:
+		j.Type, j.Family, j.ID = "nexthop", family(e.Family), e.ID
+	case *nlevents.SyncEvent:
+		j.Type, j.Action, j.Resync = "sync", "sync", e.Resync
+	case *nlevents.RawEvent:
+		j.Type, j.Bytes = "raw", len(e.Raw())
+	}
+	return j
+}
+
+func routeJSON(j *jsonEvent, e *nlevents.RouteEvent) {
+	j.Type, j.Family, j.Dst, j.Src, j.PrefSrc = "route", family(e.Family), prefix(e.Dst), prefix(e.Src), addr(e.PrefSrc)
+	j.Gateway, j.OutIdx, j.Table, j.Proto = addr(e.Gateway), e.OutIndex, e.Table, e.Protocol.String()
+	j.Scope, j.RtType, j.Metric, j.NHID = e.Scope.String(), e.Type.String(), e.Priority, e.NexthopID
+	for _, hop := range e.NextHops {
+		j.NextHop = append(j.NextHop, jsonNextHop{Gateway: addr(hop.Gateway), Index: hop.Index, Weight: hop.Weight, Flags: hop.Flags})
+	}
+}
+
+func action(info nlevents.Info) string {
+	switch {
+	case info.Deleted || info.Inferred:
+		return "del"
+	case info.Dumped:
+		return "dump"
+	}
+	return "new"
+}
+
+func family(f uint8) string {
+	switch f {
+	case 2:
+		return "inet"
+	case 10:
+		return "inet6"
+	case 7:
+		return "bridge"
+	case 28:
+		return "mpls"
+	case 0:
+		return ""
+	}
+	return fmt.Sprint(f)
+}
+
+func addr(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+func prefix(p netip.Prefix) string {
+	if !p.IsValid() {
+		return ""
+	}
+	return p.String()
+}
+
+func hw(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return net.HardwareAddr(b).String()
+}

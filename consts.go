@@ -1,0 +1,98 @@
+package nlevents
+
+// Kernel constants from linux/netlink.h, linux/rtnetlink.h, linux/if_link.h,
+// linux/if_addr.h, linux/neighbour.h and linux/fib_rules.h. They are mirrored
+// here, not taken from golang.org/x/sys/unix, so that parsing builds and can
+// be fuzzed on every operating system.
+const (
+	nlmsgNoop    = 0x1
+	nlmsgError   = 0x2
+	nlmsgDone    = 0x3
+	nlmsgOverrun = 0x4
+
+	nlmsgHeaderLen = 16
+
+	// Header flags (netlink.h).
+	nlmFRequest  = 0x1
+	nlmFMulti    = 0x2
+	nlmFAck      = 0x4
+	nlmFDumpIntr = 0x10
+	nlmFDump     = 0x300
+
+	rtmNewLink    = 16
+	rtmDelLink    = 17
+	rtmGetLink    = 18
+	rtmNewAddr    = 20
+	rtmDelAddr    = 21
+	rtmGetAddr    = 22
+	rtmNewRoute   = 24
+	rtmDelRoute   = 25
+	rtmGetRoute   = 26
+	rtmNewNeigh   = 28
+	rtmDelNeigh   = 29
+	rtmGetNeigh   = 30
+	rtmNewRule    = 32
+	rtmDelRule    = 33
+	rtmGetRule    = 34
+	rtmNewNexthop = 104
+	rtmDelNexthop = 105
+	rtmGetNexthop = 106
+
+	afUnspec = 0
+	afInet   = 2
+	afBridge = 7
+	afInet6  = 10
+	afMPLS   = 28
+
+	// Fixed header sizes of the rtnetlink messages.
+	ifinfomsgLen   = 16
+	ifaddrmsgLen   = 8
+	rtmsgLen       = 12
+	ndmsgLen       = 12
+	fibRuleHdrLen  = 12
+	rtnexthopLen   = 8
+	nhmsgLen       = 8
+	nlmsgerrMinLen = 4
+
+	// Attribute type bits that are flags, not part of the type.
+	nlaFNested    = 0x8000
+	nlaFByteOrder = 0x4000
+	nlaTypeMask   = ^uint16(nlaFNested | nlaFByteOrder)
+
+	iflaAddress   = 1
+	iflaIfname    = 3
+	iflaMTU       = 4
+	iflaMaster    = 10
+	iflaOperstate = 16
+	iflaLinkinfo  = 18
+	iflaInfoKind  = 1
+
+	ifaAddress = 1
+	ifaLocal   = 2
+	ifaLabel   = 3
+	ifaFlags   = 8
+
+	rtaDst       = 1
+	rtaSrc       = 2
+	rtaOif       = 4
+	rtaGateway   = 5
+	rtaPriority  = 6
+	rtaPrefsrc   = 7
+	rtaMultipath = 9
+	rtaTable     = 15
+	rtaVia       = 18
+	rtaNhID      = 30
+
+	ndaDst    = 1
+	ndaLladdr = 2
+
+	fraDst      = 1
+	fraSrc      = 2
+	fraIifname  = 3
+	fraPriority = 6
+	fraFwmark   = 10
+	fraTable    = 15
+	fraOifname  = 17
+
+	nhaID = 1
+)

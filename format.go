@@ -1,0 +1,150 @@
+package nlevents
+
+import (
+	"fmt"
+	"strings"
+)
+
+// verb returns the word that starts an event's String: "new", "del", and
+// "dump" for objects from a dump.
+func (i Info) verb() string {
+	switch {
+	case i.Inferred:
+		return "del(inferred)"
+	case i.Deleted:
+		return "del"
+	case i.Dumped:
+		return "dump"
+	}
+	return "new"
+}
+
+// String describes the link, for example
+// "new link 3 veth0 <UP|BROADCAST> mtu 1500 state UP kind veth".
+func (e *LinkEvent) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s link %d %s <%v> mtu %d state %v", e.verb(), e.Index, e.Name, e.Flags, e.MTU, e.OperState)
+	if len(e.HardwareAddr) > 0 {
+		fmt.Fprintf(&b, " lladdr %v", e.HardwareAddr)
+	}
+	if e.MasterIndex != 0 {
+		fmt.Fprintf(&b, " master %d", e.MasterIndex)
+	}
+	if e.Kind != "" {
+		fmt.Fprintf(&b, " kind %s", e.Kind)
+	}
+	return b.String()
+}
+
+// String describes the bridge port, for example
+// "new bridge-port 4 veth0 master 3 state UP".
+func (e *BridgePortEvent) String() string {
+	return fmt.Sprintf("%s bridge-port %d %s master %d state %v", e.verb(), e.Index, e.Name, e.MasterIndex, e.OperState)
+}
+
+// String describes the address, for example
+// "new addr 192.0.2.10/24 dev 3 scope global".
+func (e *AddrEvent) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s addr %v", e.verb(), e.Prefix)
+	if e.Peer.IsValid() {
+		fmt.Fprintf(&b, " peer %v", e.Peer)
+	}
+	fmt.Fprintf(&b, " dev %d scope %v", e.Index, e.Scope)
+	if e.Label != "" {
+		fmt.Fprintf(&b, " label %s", e.Label)
+	}
+	return b.String()
+}
+
+// String describes the route, for example
+// "new route 198.51.100.0/24 via 192.0.2.1 dev 3 table main proto static metric 100".
+func (e *RouteEvent) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s route", e.verb())
+	if e.Type != RouteUnicast {
+		fmt.Fprintf(&b, " %v", e.Type)
+	}
+	fmt.Fprintf(&b, " %v", e.Dst)
+	if e.Gateway.IsValid() {
+		fmt.Fprintf(&b, " via %v", e.Gateway)
+	}
+	if e.OutIndex != 0 {
+		fmt.Fprintf(&b, " dev %d", e.OutIndex)
+	}
+	for _, hop := range e.NextHops {
+		fmt.Fprintf(&b, " nexthop via %v dev %d weight %d", hop.Gateway, hop.Index, hop.Weight)
+	}
+	if e.NexthopID != 0 {
+		fmt.Fprintf(&b, " nhid %d", e.NexthopID)
+	}
+	fmt.Fprintf(&b, " table %s proto %v scope %v", tableName(e.Table), e.Protocol, e.Scope)
+	if e.PrefSrc.IsValid() {
+		fmt.Fprintf(&b, " src %v", e.PrefSrc)
+	}
+	if e.Priority != 0 {
+		fmt.Fprintf(&b, " metric %d", e.Priority)
+	}
+	return b.String()
+}
+
+// String describes the neighbour, for example
+// "new neigh 192.0.2.2 dev 3 lladdr 02:00:00:00:00:01 REACHABLE".
+func (e *NeighEvent) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s neigh", e.verb())
+	if e.IP.IsValid() {
+		fmt.Fprintf(&b, " %v", e.IP)
+	}
+	fmt.Fprintf(&b, " dev %d", e.Index)
+	if len(e.HardwareAddr) > 0 {
+		fmt.Fprintf(&b, " lladdr %v", e.HardwareAddr)
+	}
+	fmt.Fprintf(&b, " %v", e.State)
+	return b.String()
+}
+
+// String describes the rule, for example
+// "new rule 100: from 192.0.2.0/24 lookup 10".
+func (e *RuleEvent) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s rule %d:", e.verb(), e.Priority)
+	if e.Src.IsValid() {
+		fmt.Fprintf(&b, " from %v", e.Src)
+	} else {
+		b.WriteString(" from all")
+	}
+	if e.Dst.IsValid() {
+		fmt.Fprintf(&b, " to %v", e.Dst)
+	}
+	if e.Mark != 0 {
+		fmt.Fprintf(&b, " fwmark %#x", e.Mark)
+	}
+	if e.IIFName != "" {
+		fmt.Fprintf(&b, " iif %s", e.IIFName)
+	}
+	if e.OIFName != "" {
+		fmt.Fprintf(&b, " oif %s", e.OIFName)
+	}
+	fmt.Fprintf(&b, " lookup %s", tableName(e.Table))
+	return b.String()
+}
+
+// String describes the nexthop object, for example "new nexthop id 7".
+func (e *NexthopEvent) String() string {
+	return fmt.Sprintf("%s nexthop id %d", e.verb(), e.ID)
+}
+
+// String names the message type and its size, for example
+// "raw RTM_NEWQDISC 52 bytes".
+func (e *RawEvent) String() string {
+	return fmt.Sprintf("raw %s %d bytes", messageTypeName(e.Header.Type), len(e.raw))
+}
+
+// String returns "sync" or "sync (resync)".
+func (e *SyncEvent) String() string {
+	if e.Resync {
+		return "sync (resync)"
+	}
+	return "sync"
+}

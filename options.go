@@ -1,0 +1,123 @@
+package nlevents
+
+import (
+	"errors"
+	"fmt"
+)
+
+// An Option configures Subscribe. Options come from the With* functions;
+// no other package can implement Option.
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// DefaultReceiveBuffer is the socket receive buffer that Subscribe requests
+// when WithReceiveBuffer is not given, in bytes. The kernel doubles the value
+// for its bookkeeping. Without CAP_NET_ADMIN the kernel caps the request at
+// net.core.rmem_max.
+const DefaultReceiveBuffer = 4 << 20
+
+// config is the result of applying the options.
+type config struct {
+	netnsFD       int // -1 for none
+	netnsPath     string
+	receiveBuffer int
+	dump          bool
+	resync        bool
+	strictDecode  bool
+}
+
+func newConfig(groups Groups, opts []Option) (*config, error) {
+	cfg := &config{netnsFD: -1, receiveBuffer: DefaultReceiveBuffer}
+	for _, opt := range opts {
+		if opt == nil {
+			return nil, errors.New("nlevents: nil Option passed to Subscribe")
+		}
+		opt.apply(cfg)
+	}
+
+	if err := validateGroups(groups); err != nil {
+		return nil, err
+	}
+	return cfg, cfg.validate()
+}
+
+func validateGroups(groups Groups) error {
+	if groups == 0 {
+		return ErrNoGroups
+	}
+	if unknown := groups.Unknown(); unknown != 0 {
+		return fmt.Errorf("nlevents: unknown multicast group bits %#x (%v): use the Groups constants", uint64(unknown), unknown)
+	}
+	return nil
+}
+
+func (c *config) validate() error {
+	if c.netnsFD >= 0 && c.netnsPath != "" {
+		return errors.New("nlevents: WithNetNS and WithNetNSPath both given: pick one namespace")
+	}
+	if c.receiveBuffer <= 0 {
+		return fmt.Errorf("nlevents: invalid receive buffer size %d: must be a positive number of bytes", c.receiveBuffer)
+	}
+	return nil
+}
+
+// ErrNoGroups is returned by Subscribe when the group set is empty.
+var ErrNoGroups = errors.New("nlevents: no multicast groups to subscribe to: pass groups such as nlevents.Link|nlevents.Addr")
+
+// WithNetNS subscribes in the network namespace that fd refers to (an open
+// /proc/PID/ns/net or /run/netns/NAME), instead of the caller's. The caller
+// keeps ownership of fd; Subscribe uses it only before it returns. Entering
+// a namespace needs CAP_SYS_ADMIN. No thread of the calling program is left
+// in the other namespace.
+func WithNetNS(fd int) Option {
+	return optionFunc(func(c *config) { c.netnsFD = fd })
+}
+
+// WithNetNSPath subscribes in the network namespace at path, for example
+// "/run/netns/blue" (created by ip netns add) or "/proc/1234/ns/net". See
+// WithNetNS.
+func WithNetNSPath(path string) Option {
+	return optionFunc(func(c *config) { c.netnsPath = path })
+}
+
+// WithReceiveBuffer sets the socket receive buffer, in bytes: the queue in
+// which the kernel holds notifications until the loop reads them. When it is
+// full, the kernel drops notifications and the consumer gets ErrOverrun.
+// Subscribe asks with SO_RCVBUFFORCE, which needs CAP_NET_ADMIN and ignores
+// net.core.rmem_max, and falls back to SO_RCVBUF, which the kernel caps at
+// net.core.rmem_max. The default is DefaultReceiveBuffer.
+func WithReceiveBuffer(bytes int) Option {
+	return optionFunc(func(c *config) { c.receiveBuffer = bytes })
+}
+
+// WithInitialDump delivers the objects that exist when Subscribe is called,
+// before live notifications: links, addresses, routes, neighbours and rules,
+// for the subscribed groups. Dumped objects have Info.Dumped set; a
+// *SyncEvent follows the last of them. Notifications that arrive during the
+// dump are delivered in the order the kernel queued them, among the dumped
+// objects, so applying events in order gives the right picture.
+func WithInitialDump() Option {
+	return optionFunc(func(c *config) { c.dump = true })
+}
+
+// WithResync makes the subscription dump again after every overrun: the
+// consumer gets ErrOverrun, then the dumped objects, then a *SyncEvent with
+// Resync set. Objects not delivered between the ErrOverrun and that marker
+// no longer exist.
+func WithResync() Option {
+	return optionFunc(func(c *config) { c.resync = true })
+}
+
+// WithStrictDecode decodes every link, address, route, neighbour and rule
+// message with rtnetlink/v2 as it arrives, and sends a *DecodeError after
+// the event when that decoder rejects the message. Without it, decoding with
+// rtnetlink/v2 happens only when the consumer calls an event's Message
+// method, which is much cheaper for consumers that read the common fields.
+func WithStrictDecode() Option {
+	return optionFunc(func(c *config) { c.strictDecode = true })
+}

@@ -1,0 +1,273 @@
+package nlevents
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// receiveBufferSize is the first size of the buffer that datagrams are read
+// into. Notifications come one message per datagram and dump replies are
+// sized to about a page, so 64 KiB holds a large link message whole; a
+// larger datagram is reported as ErrTruncated and the buffer grows.
+const receiveBufferSize = 64 << 10
+
+// testHookSocket, when set by a test, sees the socket and its port id.
+var testHookSocket func(fd int, portID uint32)
+
+// loop is one subscription. Its goroutine owns the socket, both ends of the
+// wake-up pipe and both channels.
+type loop struct {
+	ctx    context.Context
+	cfg    *config
+	groups Groups
+
+	fd     int
+	portID uint32
+	wakeR  int
+	wakeW  int
+
+	// stopWake unregisters the AfterFunc that writes to wakeW; wakeDone is
+	// closed when that function has returned.
+	stopWake func() bool
+	wakeDone chan struct{}
+
+	events chan Event
+	errs   chan error
+
+	buf  []byte
+	from unix.RawSockaddrNetlink
+	dump dumpState
+}
+
+func subscribe(ctx context.Context, groups Groups, cfg *config) (<-chan Event, <-chan error, error) {
+	fd, portID, err := openSocket(cfg, groups)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	var pipe [2]int
+	if err := unix.Pipe2(pipe[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+		unix.Close(fd)
+		return nil, nil, fmt.Errorf("nlevents: %w", os.NewSyscallError("pipe2", err))
+	}
+	if testHookSocket != nil {
+		testHookSocket(fd, portID)
+	}
+
+	l := &loop{
+		ctx: ctx, cfg: cfg, groups: groups,
+		fd: fd, portID: portID, wakeR: pipe[0], wakeW: pipe[1],
+		wakeDone: make(chan struct{}),
+		events:   make(chan Event),
+		errs:     make(chan error),
+		buf:      make([]byte, receiveBufferSize),
+		dump:     dumpState{kinds: dumpKinds(groups)},
+	}
+	l.stopWake = context.AfterFunc(ctx, l.wake)
+	go l.run()
+	return l.events, l.errs, nil
+}
+
+// wake writes one byte to the pipe so that poll returns. The pipe is
+// non-blocking and one byte is enough, so a full pipe is ignored.
+func (l *loop) wake() {
+	defer close(l.wakeDone)
+	_, _ = unix.Write(l.wakeW, []byte{1})
+}
+
+func (l *loop) run() {
+	defer l.shutdown()
+
+	if l.cfg.dump && !l.startDump(false) {
+		return
+	}
+	for {
+		readable, err := l.wait()
+		if err != nil {
+			l.sendError(err)
+			return
+		}
+		if !readable || !l.drain() {
+			return
+		}
+	}
+}
+
+// shutdown releases everything in an order that keeps fd numbers safe: the
+// AfterFunc's write to the pipe is either prevented or waited for before the
+// pipe closes, because a closed fd number can be reused at once.
+func (l *loop) shutdown() {
+	if !l.stopWake() {
+		<-l.wakeDone
+	}
+	unix.Close(l.fd)
+	unix.Close(l.wakeR)
+	unix.Close(l.wakeW)
+	close(l.events)
+	close(l.errs)
+}
+
+// wait blocks in poll(2) until the socket is readable, returning true, or
+// the context was cancelled, returning false.
+func (l *loop) wait() (bool, error) {
+	fds := []unix.PollFd{
+		{Fd: int32(l.fd), Events: unix.POLLIN},
+		{Fd: int32(l.wakeR), Events: unix.POLLIN},
+	}
+	for {
+		_, err := unix.Poll(fds, -1)
+		if errors.Is(err, unix.EINTR) {
+			// Signals, frequent since asynchronous preemption, interrupt
+			// poll; nothing happened.
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("nlevents: %w", os.NewSyscallError("poll", err))
+		}
+
+		switch {
+		case fds[1].Revents != 0:
+			return false, nil
+		case fds[0].Revents&unix.POLLNVAL != 0:
+			return false, errors.New("nlevents: poll: netlink socket is not open (POLLNVAL)")
+		case fds[0].Revents != 0:
+			// POLLERR is readable too: recvfrom returns the socket error.
+			return true, nil
+		}
+	}
+}
+
+// drain reads datagrams until the socket has none left, delivering each. It
+// returns false when the subscription must end.
+func (l *loop) drain() bool {
+	for l.ctx.Err() == nil {
+		n, port, err := recvFrom(l.fd, l.buf, &l.from)
+		switch {
+		case err == nil:
+		case errors.Is(err, unix.EAGAIN):
+			return true
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.ENOBUFS):
+			if !l.overrun() {
+				return false
+			}
+			continue
+		default:
+			l.sendError(fmt.Errorf("nlevents: %w", os.NewSyscallError("recvfrom", err)))
+			return false
+		}
+
+		if n > len(l.buf) {
+			if !l.truncated(n) {
+				return false
+			}
+			continue
+		}
+		if port != 0 {
+			// Any local process can send unicast netlink to our port; only
+			// the kernel (port 0) is trusted.
+			continue
+		}
+		if !l.deliver(l.buf[:n]) {
+			return false
+		}
+	}
+	return false
+}
+
+// truncated reports a datagram that did not fit, and grows the buffer so
+// that the next one of that size does.
+func (l *loop) truncated(size int) bool {
+	l.buf = make([]byte, align4(size)+receiveBufferSize)
+	return l.sendError(&DecodeError{Err: fmt.Errorf("%w: %d bytes", ErrTruncated, size)})
+}
+
+// overrun reports ENOBUFS and, with WithResync, starts a dump.
+func (l *loop) overrun() bool {
+	if !l.sendError(ErrOverrun) {
+		return false
+	}
+	if !l.cfg.resync {
+		return true
+	}
+	return l.startDump(true)
+}
+
+// deliver decodes one datagram and sends its events and errors in order.
+func (l *loop) deliver(datagram []byte) bool {
+	ok := true
+	err := splitMessages(datagram, func(h netlink.Header, msg []byte, off int) bool {
+		ok = l.deliverMessage(h, msg, off)
+		return ok
+	})
+	if err != nil && ok {
+		ok = l.sendError(err)
+	}
+	return ok
+}
+
+func (l *loop) deliverMessage(h netlink.Header, msg []byte, off int) bool {
+	if l.dump.owns(h, l.portID) {
+		return l.dumpReply(h, msg, off)
+	}
+
+	ev, err := decodeMessage(h, msg, off)
+	return l.sendDecoded(ev, err)
+}
+
+// sendDecoded sends an event and the error that goes with it, in that
+// order; either may be nil.
+func (l *loop) sendDecoded(ev Event, err error) bool {
+	if ev != nil {
+		if !l.sendEvent(ev) {
+			return false
+		}
+		if err == nil && l.cfg.strictDecode {
+			err = strictCheck(ev)
+		}
+	}
+	if err != nil {
+		return l.sendError(err)
+	}
+	return true
+}
+
+// sendEvent blocks until the consumer takes ev or the context is done.
+func (l *loop) sendEvent(ev Event) bool {
+	select {
+	case l.events <- ev:
+		return true
+	case <-l.ctx.Done():
+		return false
+	}
+}
+
+// sendError blocks until the consumer takes err or the context is done.
+func (l *loop) sendError(err error) bool {
+	select {
+	case l.errs <- err:
+		return true
+	case <-l.ctx.Done():
+		return false
+	}
+}
+
+// send writes a request to the kernel.
+func (l *loop) send(msg []byte) error {
+	for {
+		err := unix.Sendto(l.fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("nlevents: %w", os.NewSyscallError("sendto", err))
+		}
+		return nil
+	}
+}
