@@ -5,11 +5,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+
 	"github.com/nlevents/nlevents"
 	"github.com/nlevents/nlevents/testutil"
 )
 
-func TestSmoke(t *testing.T) {
+func TestIntegrationSmoke(t *testing.T) {
 	ns := testutil.NewNetNS(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -27,7 +29,7 @@ func TestSmoke(t *testing.T) {
 		l, ok := it.Event.(*nlevents.LinkEvent)
 		return ok && l.Deleted && l.Name == "va"
 	})
-	for _, it := range items {
-		t.Log(it)
-	}
+	last := items[len(items)-1].Event.(*nlevents.LinkEvent)
+	assert.Equal(t, "va", last.Name)
+	assert.True(t, last.Deleted)
 }
