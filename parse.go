@@ -45,7 +45,9 @@ func splitMessages(b []byte, fn func(h netlink.Header, msg []byte, off int) bool
 		case h.Length < nlmsgHeaderLen:
 			return &DecodeError{Type: h.Type, Sequence: h.Sequence, Offset: off,
 				Err: fmt.Errorf("length %d: %w", h.Length, errLengthShort)}
-		case int(h.Length) > len(b)-off:
+		case uint64(h.Length) > uint64(len(b)-off):
+			// NB: compared as uint64, because int(h.Length) is negative on
+			// 32-bit platforms for lengths of 2 GiB and more.
 			return &DecodeError{Type: h.Type, Sequence: h.Sequence, Offset: off,
 				Err: fmt.Errorf("length %d, %d bytes left: %w", h.Length, len(b)-off, errLengthLong)}
 		}
