@@ -1,0 +1,310 @@
+package nlevents_test
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
+
+	"github.com/nlevents/nlevents"
+	"github.com/nlevents/nlevents/testutil"
+)
+
+// loopFunction is the function that every subscription's goroutine runs.
+const loopFunction = "nlevents.(*loop).run"
+
+// waitForStackGone waits until no goroutine's stack contains fn, and fails
+// the test after waitTimeout.
+func waitForStackGone(t *testing.T, fn string) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if !strings.Contains(string(buf[:n]), fn) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a goroutine still runs %s after %v; stacks:\n%s", fn, waitTimeout, buf[:n])
+		}
+		time.Sleep(time.Millisecond) // polls a condition; not a settling delay
+	}
+}
+
+// requireClosed fails the test unless both channels are closed and empty.
+// Callers first wait for the loop to end, so a closed channel is ready at
+// once. The timeout turns a channel left open into a failure, not a hang.
+func requireClosed(t *testing.T, events <-chan nlevents.Event, errs <-chan error) {
+	t.Helper()
+	select {
+	case ev, ok := <-events:
+		require.False(t, ok, "event channel still open, got %v", ev)
+	case <-time.After(waitTimeout):
+		t.Fatal("event channel not closed")
+	}
+	select {
+	case err, ok := <-errs:
+		require.False(t, ok, "error channel still open, got %v", err)
+	case <-time.After(waitTimeout):
+		t.Fatal("error channel not closed")
+	}
+}
+
+// prepareLeakCheck warms up what the runtime and the test helpers open once
+// per process (the netpoller, exec's pipes), then checks at cleanup that no
+// fd and no goroutine remains.
+func prepareLeakCheck(t *testing.T, ns *testutil.NetNS) {
+	t.Helper()
+	ns.IP(t, "link", "show")
+	openFDs(t)
+	checkNoFDLeak(t)
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+}
+
+func TestIntegrationCancelIdle(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	prepareLeakCheck(t, ns)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	events, errs, err := nlevents.Subscribe(ctx, nlevents.Link|nlevents.Addr, nlevents.WithNetNSPath(ns.Path))
+	require.NoError(t, err)
+	waitForStack(t, "(*loop).wait")
+
+	cancel()
+	waitForStackGone(t, loopFunction)
+	requireClosed(t, events, errs)
+}
+
+func TestIntegrationCancelWhileSending(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	prepareLeakCheck(t, ns)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	events, errs, err := nlevents.Subscribe(ctx, nlevents.Link|nlevents.Addr, nlevents.WithNetNSPath(ns.Path))
+	require.NoError(t, err)
+
+	// The test does not read, so the loop blocks sending the first event
+	// while the others wait in the socket.
+	ns.AddVeth(t, "va", "vb")
+	ns.IP(t, "addr", "add", "192.0.2.1/24", "dev", "va")
+	waitForStack(t, "(*loop).sendEvent")
+
+	cancel()
+	waitForStackGone(t, loopFunction)
+	requireClosed(t, events, errs)
+}
+
+func TestIntegrationCancelWhileSendingError(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	prepareLeakCheck(t, ns)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	events, errs, err := nlevents.Subscribe(ctx, nlevents.Addr, nlevents.WithNetNSPath(ns.Path), nlevents.WithReceiveBuffer(4096))
+	require.NoError(t, err)
+
+	// Reading one event and then stopping leaves the loop blocked sending
+	// ErrOverrun for the burst that overflowed the small buffer.
+	ns.AddVeth(t, "va", "vb")
+	ns.IP(t, "addr", "add", "10.0.0.1/32", "dev", "va")
+	waitForStack(t, "(*loop).sendEvent")
+	var script strings.Builder
+	for i := 2; i < 300; i++ {
+		fmt.Fprintf(&script, "addr add 10.0.%d.%d/32 dev va\n", i/250, i%250+1)
+	}
+	ipBatch(t, ns, script.String())
+	testutil.WaitFor(t, events, errs, waitTimeout, func(*nlevents.AddrEvent) bool { return true })
+	waitForStack(t, "(*loop).sendError")
+
+	cancel()
+	waitForStackGone(t, loopFunction)
+	requireClosed(t, events, errs)
+}
+
+func TestIntegrationCancelConcurrently(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	prepareLeakCheck(t, ns)
+
+	const subscriptions, cancellers = 20, 50
+	parent, cancelParent := context.WithCancel(context.Background())
+	defer cancelParent()
+	var cancels []context.CancelFunc
+	var channels []struct {
+		events <-chan nlevents.Event
+		errs   <-chan error
+	}
+	for range subscriptions {
+		ctx, cancel := context.WithCancel(parent)
+		events, errs, err := nlevents.Subscribe(ctx, nlevents.Link|nlevents.Addr, nlevents.WithNetNSPath(ns.Path))
+		if err != nil {
+			cancel()
+			cancelParent()
+			t.Fatalf("Subscribe: %v", err)
+		}
+		cancels = append(cancels, cancel)
+		channels = append(channels, struct {
+			events <-chan nlevents.Event
+			errs   <-chan error
+		}{events, errs})
+	}
+
+	// Half of the consumers read, half do not, while events flow.
+	var readers sync.WaitGroup
+	for i, c := range channels {
+		if i%2 == 1 {
+			continue
+		}
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			if err := waitClosed(c.events, c.errs, 2*waitTimeout); err != nil {
+				t.Errorf("subscription %d: %v", i, err)
+			}
+		}()
+	}
+	ns.AddVeth(t, "va", "vb")
+
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range cancellers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if i%10 == 0 {
+				cancelParent()
+			}
+			for _, cancel := range cancels {
+				cancel()
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	readers.Wait()
+
+	waitForStackGone(t, loopFunction)
+	for i, c := range channels {
+		if i%2 == 1 {
+			requireClosed(t, c.events, c.errs)
+		}
+	}
+}
+
+func TestIntegrationSubscribeCancelCycles(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	prepareLeakCheck(t, ns)
+
+	const cycles = 1000
+	for i := range cycles {
+		ctx, cancel := context.WithCancel(context.Background())
+		events, errs, err := nlevents.Subscribe(ctx, nlevents.Link|nlevents.Addr|nlevents.Route, nlevents.WithNetNSPath(ns.Path))
+		if err != nil {
+			cancel()
+			t.Fatalf("cycle %d: Subscribe: %v", i, err)
+		}
+		cancel()
+		if err := waitClosed(events, errs, waitTimeout); err != nil {
+			t.Fatalf("cycle %d: %v", i, err)
+		}
+	}
+}
+
+// rtmNewLink is RTM_NEWLINK from linux/rtnetlink.h.
+const rtmNewLink = 16
+
+// fakeLinkMessage encodes an RTM_NEWLINK message for a link named name, as
+// a local process could forge one.
+func fakeLinkMessage(name string) []byte {
+	nameAttr := make([]byte, 4, 4+len(name)+4)
+	nameAttr = append(nameAttr, name...)
+	nameAttr = append(nameAttr, 0)
+	binary.NativeEndian.PutUint16(nameAttr[0:2], uint16(len(nameAttr)))
+	binary.NativeEndian.PutUint16(nameAttr[2:4], unix.IFLA_IFNAME)
+	for len(nameAttr)%4 != 0 {
+		nameAttr = append(nameAttr, 0)
+	}
+
+	msg := make([]byte, 16+16, 16+16+len(nameAttr))
+	binary.NativeEndian.PutUint32(msg[16+4:16+8], 999) // ifi_index
+	msg = append(msg, nameAttr...)
+	binary.NativeEndian.PutUint32(msg[0:4], uint32(len(msg)))
+	binary.NativeEndian.PutUint16(msg[4:6], rtmNewLink)
+	return msg
+}
+
+func TestIntegrationUnicastFromProcessDropped(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	var portID uint32
+	nlevents.HookSocket(t, func(_ int, port uint32) { portID = port })
+	events, errs := subscribeNS(t, ns, nlevents.Link)
+	require.NotZero(t, portID, "the socket hook did not run")
+
+	// The forger's socket lives in the same namespace, because netlink port
+	// ids are per namespace.
+	err := ns.Do(func() error {
+		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+		if err != nil {
+			return fmt.Errorf("socket: %w", err)
+		}
+		defer unix.Close(fd)
+		return unix.Sendto(fd, fakeLinkMessage("forged0"), 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Pid: portID})
+	})
+	require.NoError(t, err, "send the forged message")
+
+	items := addMarker(t, ns, events, errs)
+	for _, it := range items {
+		require.NoError(t, it.Err)
+		if l, ok := it.Event.(*nlevents.LinkEvent); ok {
+			assert.NotEqual(t, "forged0", l.Name, "forged message delivered: %v", l)
+		}
+	}
+}
+
+func TestIntegrationFDAbove1024(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	prepareLeakCheck(t, ns)
+
+	// Fill every fd number up to 1100, so that the socket and the pipe
+	// get numbers that select(2) could not watch.
+	devNull, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	require.NoError(t, err)
+	fillers := []int{devNull}
+	t.Cleanup(func() {
+		for _, fd := range fillers {
+			unix.Close(fd)
+		}
+	})
+	for {
+		fd, err := unix.Dup(devNull)
+		require.NoError(t, err, "dup: raise the open file limit (ulimit -n) above 1200")
+		fillers = append(fillers, fd)
+		if fd >= 1100 {
+			break
+		}
+	}
+
+	var socketFD int
+	nlevents.HookSocket(t, func(fd int, _ uint32) { socketFD = fd })
+	ctx, cancel := context.WithCancel(context.Background())
+	events, errs, err := nlevents.Subscribe(ctx, nlevents.Link, nlevents.WithNetNSPath(ns.Path))
+	require.NoError(t, err)
+	defer cancel()
+	assert.Greater(t, socketFD, 1024, "socket fd")
+
+	ns.IP(t, "link", "add", "br0", "type", "bridge")
+	ev := testutil.WaitFor(t, events, errs, waitTimeout, func(e *nlevents.LinkEvent) bool { return e.Name == "br0" })
+	assert.Equal(t, "bridge", ev.Kind)
+
+	cancel()
+	require.NoError(t, waitClosed(events, errs, waitTimeout))
+	waitForStackGone(t, loopFunction)
+}
