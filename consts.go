@@ -34,6 +34,7 @@ const (
 	rtmNewRule    = 32
 	rtmDelRule    = 33
 	rtmGetRule    = 34
+	rtmGetQdisc   = 38
 	rtmNewNexthop = 104
 	rtmDelNexthop = 105
 	rtmGetNexthop = 106
@@ -52,6 +53,7 @@ const (
 	fibRuleHdrLen  = 12
 	rtnexthopLen   = 8
 	nhmsgLen       = 8
+	tcmsgLen       = 20
 	nlmsgerrMinLen = 4
 
 	// Attribute type bits that are flags, not part of the type.

@@ -69,6 +69,7 @@ func (k dumpKind) String() string {
 	names := map[netlink.HeaderType]string{
 		rtmGetLink: "RTM_GETLINK", rtmGetAddr: "RTM_GETADDR", rtmGetRoute: "RTM_GETROUTE",
 		rtmGetNeigh: "RTM_GETNEIGH", rtmGetRule: "RTM_GETRULE", rtmGetNexthop: "RTM_GETNEXTHOP",
+		rtmGetQdisc: "RTM_GETQDISC",
 	}
 	families := map[uint8]string{afUnspec: "AF_UNSPEC", afInet: "AF_INET", afInet6: "AF_INET6"}
 	return names[k.msgType] + " " + families[k.family]
@@ -93,17 +94,42 @@ func (e *DumpError) Error() string {
 // Unwrap returns the kernel's error.
 func (e *DumpError) Unwrap() error { return e.Err }
 
-// dumpState tracks the dump in progress. Dumps run one kind at a time,
-// because the kernel allows one dump per socket at a time.
-type dumpState struct {
+// dumpJob is a series of dumps run one after the other, because the
+// kernel allows one dump per socket at a time.
+type dumpJob struct {
 	kinds []dumpKind
+	// marker asks for a *SyncEvent when the job ends; resync sets its flag.
+	marker bool
+	resync bool
+	// routeCheck asks for inferred deletions of the tracked IPv4 routes
+	// that the job's route dump no longer lists.
+	routeCheck bool
+}
+
+// routeCheckKinds are the dumps of a route check. NB: the kernel can send a
+// notification, such as RTM_NEWLINK for a link going down, before it flushes
+// the routes that the change affects; it holds the RTNL lock throughout. On
+// Linux 6.x IPv4 route dumps do not take that lock, but qdisc dumps do, so a
+// qdisc dump first works as a barrier: once it is answered, the flush is
+// over, and the route dump that follows sees its result.
+var routeCheckKinds = []dumpKind{
+	{msgType: rtmGetQdisc, family: afUnspec, structSize: tcmsgLen},
+	{msgType: rtmGetRoute, family: afInet, structSize: rtmsgLen},
+}
+
+// dumpState tracks the job in progress and the jobs waiting for it.
+type dumpState struct {
+	kinds []dumpKind // the kinds a full pass covers
 
 	active      bool
-	next        int    // index in kinds of the dump in progress
+	job         dumpJob
+	next        int    // index in job.kinds of the dump in progress
 	seq         uint32 // sequence number of the dump in progress
 	interrupted bool   // the dump in progress was flagged NLM_F_DUMP_INTR
-	again       bool   // an overrun happened during this pass: run another
-	resync      bool   // this pass follows an overrun
+
+	passPending   bool // a full pass (a resync) waits
+	resyncPending bool
+	checkPending  bool // a route check waits
 }
 
 // owns reports whether a message answers the dump in progress. Dump replies
@@ -111,6 +137,24 @@ type dumpState struct {
 // port of the process whose request caused them.
 func (d *dumpState) owns(h netlink.Header, portID uint32) bool {
 	return d.active && h.PID == portID && h.Sequence == d.seq
+}
+
+// current returns the dump in progress.
+func (d *dumpState) current() dumpKind { return d.job.kinds[d.next] }
+
+// nextJob takes the waiting job to run next: a full pass first, since it
+// covers a route check too.
+func (d *dumpState) nextJob() (dumpJob, bool) {
+	switch {
+	case d.passPending:
+		job := dumpJob{kinds: d.kinds, marker: true, resync: d.resyncPending}
+		d.passPending, d.resyncPending, d.checkPending = false, false, false
+		return job, true
+	case d.checkPending:
+		d.checkPending = false
+		return dumpJob{kinds: routeCheckKinds, routeCheck: true}, true
+	}
+	return dumpJob{}, false
 }
 
 // infoSetter is implemented by every event through its embedded Info.

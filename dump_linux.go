@@ -4,18 +4,47 @@ import (
 	"github.com/mdlayher/netlink"
 )
 
-// startDump starts a pass over every dump kind, or, when a pass is already
-// running, asks for another one after it.
+// startInitialDumps starts the dump of WithInitialDump, or, with
+// WithInferredDeletes alone, a silent route dump that fills the tracker.
+func (l *loop) startInitialDumps() bool {
+	switch {
+	case l.cfg.dump:
+		return l.startDump(false)
+	case l.routes != nil:
+		return l.startRouteCheck()
+	}
+	return true
+}
+
+// startDump queues a full pass over every dump kind and starts it unless a
+// job is running.
 func (l *loop) startDump(resync bool) bool {
+	l.dump.passPending = true
+	l.dump.resyncPending = l.dump.resyncPending || resync
+	return l.runPending()
+}
+
+// startRouteCheck queues a dump of the IPv4 routes, to find those that
+// vanished without RTM_DELROUTE.
+func (l *loop) startRouteCheck() bool {
+	l.dump.checkPending = true
+	return l.runPending()
+}
+
+// runPending starts the next waiting job when none is running.
+func (l *loop) runPending() bool {
 	d := &l.dump
 	if d.active {
-		d.again = true
+		return true
+	}
+	job, ok := d.nextJob()
+	if !ok {
 		return true
 	}
 
-	*d = dumpState{kinds: d.kinds, seq: d.seq, active: true, resync: resync}
-	if len(d.kinds) == 0 {
-		return l.finishPass()
+	d.active, d.job, d.next = true, job, 0
+	if len(job.kinds) == 0 {
+		return l.finishJob()
 	}
 	return l.requestDump()
 }
@@ -26,7 +55,11 @@ func (l *loop) requestDump() bool {
 	d := &l.dump
 	d.seq++
 	d.interrupted = false
-	if err := l.send(d.kinds[d.next].request(d.seq)); err != nil {
+	if l.routes != nil && d.current().msgType == rtmGetRoute && d.current().family != afInet6 {
+		l.routes.startDump()
+	}
+
+	if err := l.send(d.current().request(d.seq)); err != nil {
 		l.sendError(err)
 		return false
 	}
@@ -51,17 +84,29 @@ func (l *loop) dumpReply(h netlink.Header, msg []byte, off int) bool {
 		if err == nil {
 			err = code
 		}
-		if !l.sendError(&DumpError{Request: d.kinds[d.next].String(), Err: err}) {
+		if l.routes != nil {
+			l.routes.abortDump()
+		}
+		if !l.sendError(&DumpError{Request: d.current().String(), Err: err}) {
 			return false
 		}
+		d.interrupted = false
 		return l.finishKind()
 	}
 
 	ev, err := decodeMessage(h, msg, off)
-	if ev != nil {
-		ev.(infoSetter).infoPtr().Dumped = true
+	if ev == nil {
+		return err == nil || l.sendError(err)
 	}
-	return l.sendDecoded(ev, err)
+	ev.(infoSetter).infoPtr().Dumped = true
+	if d.job.routeCheck {
+		// A route check is internal: its routes only confirm the tracker.
+		if route, ok := ev.(*RouteEvent); ok {
+			l.routes.observe(route)
+		}
+		return err == nil || l.sendError(err)
+	}
+	return l.handleDecoded(ev, err)
 }
 
 // finishKind moves to the next kind, or repeats an interrupted one: the
@@ -73,20 +118,41 @@ func (l *loop) finishKind() bool {
 		return l.requestDump()
 	}
 
+	if l.routes != nil && d.current().msgType == rtmGetRoute && d.current().family != afInet6 {
+		vanished := l.routes.finishDump()
+		if d.job.routeCheck && !l.sendInferred(vanished) {
+			return false
+		}
+	}
+
 	d.next++
-	if d.next < len(d.kinds) {
+	if d.next < len(d.job.kinds) {
 		return l.requestDump()
 	}
-	return l.finishPass()
+	return l.finishJob()
 }
 
-// finishPass sends the marker, unless an overrun during the pass calls for
-// another one first.
-func (l *loop) finishPass() bool {
+// finishJob sends the job's marker, if it has one, and starts the next job.
+func (l *loop) finishJob() bool {
 	d := &l.dump
 	d.active = false
-	if d.again {
-		return l.startDump(true)
+	if d.job.marker && !d.passPending {
+		if !l.sendEvent(&SyncEvent{Info: Info{Dumped: true}, Resync: d.job.resync}) {
+			return false
+		}
 	}
-	return l.sendEvent(&SyncEvent{Info: Info{Dumped: true}, Resync: d.resync})
+	return l.runPending()
+}
+
+// sendInferred delivers deletions for routes that vanished without a
+// notification.
+func (l *loop) sendInferred(vanished []*RouteEvent) bool {
+	for _, route := range vanished {
+		ev := *route
+		ev.Info = Info{Deleted: true, Inferred: true}
+		if !l.sendEvent(&ev) {
+			return false
+		}
+	}
+	return true
 }

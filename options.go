@@ -29,6 +29,7 @@ type config struct {
 	dump          bool
 	resync        bool
 	strictDecode  bool
+	inferDeletes  bool
 }
 
 func newConfig(groups Groups, opts []Option) (*config, error) {
@@ -43,7 +44,7 @@ func newConfig(groups Groups, opts []Option) (*config, error) {
 	if err := validateGroups(groups); err != nil {
 		return nil, err
 	}
-	return cfg, cfg.validate()
+	return cfg, cfg.validate(groups)
 }
 
 func validateGroups(groups Groups) error {
@@ -56,9 +57,12 @@ func validateGroups(groups Groups) error {
 	return nil
 }
 
-func (c *config) validate() error {
+func (c *config) validate(groups Groups) error {
 	if c.netnsFD >= 0 && c.netnsPath != "" {
 		return errors.New("nlevents: WithNetNS and WithNetNSPath both given: pick one namespace")
+	}
+	if c.inferDeletes && groups&IPv4Route == 0 {
+		return fmt.Errorf("nlevents: WithInferredDeletes needs IPv4Route in the groups, got %v", groups)
 	}
 	if c.receiveBuffer <= 0 {
 		return fmt.Errorf("nlevents: invalid receive buffer size %d: must be a positive number of bytes", c.receiveBuffer)
@@ -120,4 +124,20 @@ func WithResync() Option {
 // method, which is much cheaper for consumers that read the common fields.
 func WithStrictDecode() Option {
 	return optionFunc(func(c *config) { c.strictDecode = true })
+}
+
+// WithInferredDeletes delivers deletions for IPv4 routes that the kernel
+// removes without sending RTM_DELROUTE: when their link goes down or is
+// deleted, when an address they depend on is removed, and when a nexthop
+// object they use is deleted. After such an event the subscription dumps the
+// IPv4 routes again and sends a *RouteEvent with Deleted and Inferred set,
+// and the fields last seen, for each route the dump no longer lists.
+//
+// It needs IPv4Route in the groups. It joins Link, IPv4Addr and Nexthop as
+// well, to see those causes, but delivers their events only when the
+// consumer asked for those groups. Routes are tracked from the initial dump
+// with WithInitialDump, or else from a dump that the subscription runs at
+// the start without delivering it.
+func WithInferredDeletes() Option {
+	return optionFunc(func(c *config) { c.inferDeletes = true })
 }

@@ -42,10 +42,20 @@ type loop struct {
 	buf  []byte
 	from unix.RawSockaddrNetlink
 	dump dumpState
+
+	// routes tracks IPv4 routes for WithInferredDeletes, and is nil
+	// without it. hidden are groups joined only for that, whose events the
+	// consumer did not ask for.
+	routes *routeTracker
+	hidden Groups
 }
 
 func subscribe(ctx context.Context, groups Groups, cfg *config) (<-chan Event, <-chan error, error) {
-	fd, portID, err := openSocket(cfg, groups)
+	joined := groups
+	if cfg.inferDeletes {
+		joined |= inferGroups
+	}
+	fd, portID, err := openSocket(cfg, joined)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -67,6 +77,10 @@ func subscribe(ctx context.Context, groups Groups, cfg *config) (<-chan Event, <
 		errs:     make(chan error),
 		buf:      make([]byte, receiveBufferSize),
 		dump:     dumpState{kinds: dumpKinds(groups)},
+		hidden:   joined &^ groups,
+	}
+	if cfg.inferDeletes {
+		l.routes = newRouteTracker()
 	}
 	l.stopWake = context.AfterFunc(ctx, l.wake)
 	go l.run()
@@ -83,7 +97,7 @@ func (l *loop) wake() {
 func (l *loop) run() {
 	defer l.shutdown()
 
-	if l.cfg.dump && !l.startDump(false) {
+	if !l.startInitialDumps() {
 		return
 	}
 	for {
@@ -218,6 +232,25 @@ func (l *loop) deliverMessage(h netlink.Header, msg []byte, off int) bool {
 	}
 
 	ev, err := decodeMessage(h, msg, off)
+	return l.handleDecoded(ev, err)
+}
+
+// handleDecoded feeds the route tracker, hides events of groups joined only
+// for it, and sends the rest.
+func (l *loop) handleDecoded(ev Event, err error) bool {
+	if l.routes != nil && ev != nil {
+		if route, ok := ev.(*RouteEvent); ok {
+			l.routes.observe(route)
+		}
+		if !ev.EventInfo().Dumped && l.routes.needsCheck(ev) && !l.startRouteCheck() {
+			return false
+		}
+		if groupOf(ev)&l.hidden != 0 {
+			// The consumer did not ask for this group; a decode error
+			// still reaches it, so that nothing is lost in silence.
+			ev = nil
+		}
+	}
 	return l.sendDecoded(ev, err)
 }
 

@@ -1,0 +1,95 @@
+package table
+
+import (
+	"slices"
+
+	"github.com/nlevents/nlevents"
+)
+
+// Header flags of route notifications (linux/netlink.h).
+const (
+	flagReplace = 0x100
+	flagAppend  = 0x800
+)
+
+// updateRoute applies a route notification. IPv6 multipath routes change
+// one next hop at a time: NLM_F_APPEND adds the listed next hops to the
+// route, and a deletion that lists next hops removes only those, so the
+// table merges instead of replacing.
+func (t *Table) updateRoute(e *nlevents.RouteEvent) {
+	key := routeKey(e)
+	old, exists := t.routes[key]
+	hops := hopsOf(e)
+
+	switch {
+	case e.Deleted && exists && e.Family == afInet6 && len(hops) > 0 && len(old.value.NextHops) > len(hops):
+		old.value.NextHops = removeHops(old.value.NextHops, hops)
+		if len(old.value.NextHops) > 0 {
+			return
+		}
+		delete(t.routes, key)
+	case e.Deleted:
+		delete(t.routes, key)
+	case exists && e.Family == afInet6 && e.Header.Flags&flagAppend != 0 && e.Header.Flags&flagReplace == 0:
+		merged := routeOf(e, key)
+		merged.NextHops = addHops(old.value.NextHops, hops)
+		t.routes[key] = entry[*Route]{merged, t.generation}
+	default:
+		t.routes[key] = entry[*Route]{routeOf(e, key), t.generation}
+	}
+}
+
+const afInet6 = 10
+
+func routeKey(e *nlevents.RouteEvent) RouteKey {
+	key := RouteKey{Family: e.Family, Table: e.Table, Dst: e.Dst, Src: e.Src, TOS: e.TOS, Priority: e.Priority}
+	if e.Family == afInet6 && !e.Gateway.IsValid() && len(e.NextHops) == 0 {
+		key.Dev = e.OutIndex
+	}
+	return key
+}
+
+func routeOf(e *nlevents.RouteEvent, key RouteKey) *Route {
+	return &Route{
+		RouteKey: key, Type: e.Type, Protocol: e.Protocol, Scope: e.Scope,
+		PrefSrc: e.PrefSrc, NexthopID: e.NexthopID, NextHops: hopsOf(e),
+	}
+}
+
+// hopsOf returns the route's next hops, turning a single-path route into
+// one next hop of weight 1. A route with neither gateway nor device has
+// none.
+func hopsOf(e *nlevents.RouteEvent) []nlevents.NextHop {
+	if len(e.NextHops) > 0 {
+		return slices.Clone(e.NextHops)
+	}
+	if !e.Gateway.IsValid() && e.OutIndex == 0 {
+		return nil
+	}
+	return []nlevents.NextHop{{Gateway: e.Gateway, Index: e.OutIndex, Weight: 1}}
+}
+
+// sameHop compares next hops by where they lead, ignoring flags and weight,
+// which a deletion need not repeat.
+func sameHop(a, b nlevents.NextHop) bool {
+	return a.Gateway == b.Gateway && a.Index == b.Index
+}
+
+func removeHops(hops, gone []nlevents.NextHop) []nlevents.NextHop {
+	return slices.DeleteFunc(slices.Clone(hops), func(h nlevents.NextHop) bool {
+		return slices.ContainsFunc(gone, func(g nlevents.NextHop) bool { return sameHop(h, g) })
+	})
+}
+
+func addHops(hops, added []nlevents.NextHop) []nlevents.NextHop {
+	out := slices.Clone(hops)
+	for _, h := range added {
+		i := slices.IndexFunc(out, func(o nlevents.NextHop) bool { return sameHop(o, h) })
+		if i >= 0 {
+			out[i] = h
+		} else {
+			out = append(out, h)
+		}
+	}
+	return out
+}
