@@ -102,8 +102,8 @@ func checkNoFDLeak(t *testing.T) {
 }
 
 // waitForStack waits until some goroutine's stack contains fn, for example
-// "(*loop).sendEvent", and fails the test after waitTimeout. It tells when
-// the loop has reached a blocking point without sleeping a guessed time.
+// "(*loop).sendEvent", and fails the test after waitTimeout. It detects that
+// the loop has reached a blocking point, without sleeping for a guessed time.
 func waitForStack(t *testing.T, fn string) {
 	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
@@ -135,4 +135,10 @@ func addMarker(t *testing.T, ns *testutil.NetNS, events <-chan nlevents.Event, e
 		l, ok := it.Event.(*nlevents.LinkEvent)
 		return ok && l.Name == name && !l.Deleted
 	})
+}
+
+// stacks returns the stacks of all goroutines.
+func stacks() string {
+	buf := make([]byte, 1<<20)
+	return string(buf[:runtime.Stack(buf, true)])
 }

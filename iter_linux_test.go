@@ -1,0 +1,81 @@
+package nlevents_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/nlevents/nlevents"
+	"github.com/nlevents/nlevents/testutil"
+)
+
+func TestIntegrationStreamBreak(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	prepareLeakCheck(t, ns)
+
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+
+	// The change is made from inside the loop, after the dump's SyncEvent,
+	// when the subscription is known to listen.
+	started := false
+	var got []string
+	for ev, err := range nlevents.Stream(ctx, nlevents.Link, nlevents.WithNetNSPath(ns.Path), nlevents.WithInitialDump()) {
+		require.NoError(t, err)
+		if _, ok := ev.(*nlevents.SyncEvent); ok && !started {
+			started = true
+			ns.IP(t, "link", "add", "br0", "type", "bridge")
+			continue
+		}
+		if l, ok := ev.(*nlevents.LinkEvent); ok && l.Name == "br0" {
+			got = append(got, l.Name)
+			break
+		}
+	}
+	require.NoError(t, ctx.Err(), "the event did not arrive before the timeout")
+	assert.Equal(t, []string{"br0"}, got)
+
+	// Stream returns once both channels are closed. The goroutine returns
+	// just after closing them, and goleak's retries cover that last step.
+	goleak.VerifyNone(t)
+	assert.NotContains(t, stacks(), loopFunction, "loop goroutine after break")
+}
+
+func TestIntegrationStreamCancel(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	prepareLeakCheck(t, ns)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int)
+	go func() {
+		steps := 0
+		for range nlevents.Stream(ctx, nlevents.Link, nlevents.WithNetNSPath(ns.Path)) {
+			steps++
+		}
+		done <- steps
+	}()
+
+	waitForStack(t, "(*loop).wait")
+	cancel()
+	select {
+	case steps := <-done:
+		assert.Zero(t, steps, "steps before cancellation")
+	case <-time.After(waitTimeout):
+		t.Fatal("range over Stream did not end after cancellation")
+	}
+}
+
+func TestStreamSetupError(t *testing.T) {
+	var steps int
+	for ev, err := range nlevents.Stream(context.Background(), 0) {
+		steps++
+		assert.Nil(t, ev, "event")
+		assert.ErrorIs(t, err, nlevents.ErrNoGroups)
+	}
+	assert.Equal(t, 1, steps, "steps")
+}

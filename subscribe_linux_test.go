@@ -1,0 +1,87 @@
+package nlevents_test
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nlevents/nlevents"
+	"github.com/nlevents/nlevents/testutil"
+)
+
+func TestSubscribeSetupErrors(t *testing.T) {
+	// Warm up what the first Subscribe opens once per process.
+	openFDs(t)
+	checkNoFDLeak(t)
+
+	regular, err := os.Create(filepath.Join(t.TempDir(), "not-a-namespace"))
+	require.NoError(t, err)
+	defer regular.Close()
+
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+
+	tests := []struct {
+		name     string
+		ctx      context.Context
+		groups   nlevents.Groups
+		opts     []nlevents.Option
+		is       error  // expected with errors.Is, when not nil
+		contains string // expected in the message
+	}{
+		{"no groups", context.Background(), 0, nil, nlevents.ErrNoGroups, "no multicast groups"},
+		{"unknown group bit", context.Background(), nlevents.Link | 1<<50, nil, nil, "unknown multicast group bits 0x4000000000000"},
+		{"placeholder group 14", context.Background(), 1 << 13, nil, nil, "unknown multicast group bits 0x2000"},
+		{"zero receive buffer", context.Background(), nlevents.Link, []nlevents.Option{nlevents.WithReceiveBuffer(0)}, nil, "invalid receive buffer size 0"},
+		{"negative receive buffer", context.Background(), nlevents.Link, []nlevents.Option{nlevents.WithReceiveBuffer(-1)}, nil, "invalid receive buffer size -1"},
+		{"nil option", context.Background(), nlevents.Link, []nlevents.Option{nil}, nil, "nil Option"},
+		{"missing netns path", context.Background(), nlevents.Link, []nlevents.Option{nlevents.WithNetNSPath("/nonexistent/netns/blue")}, fs.ErrNotExist, `"/nonexistent/netns/blue"`},
+		{"netns fd not a namespace", context.Background(), nlevents.Link, []nlevents.Option{nlevents.WithNetNS(int(regular.Fd()))}, nil, "not a network namespace"},
+		{"netns path not a namespace", context.Background(), nlevents.Link, []nlevents.Option{nlevents.WithNetNSPath(regular.Name())}, nil, "not a network namespace"},
+		{"two namespaces", context.Background(), nlevents.Link, []nlevents.Option{nlevents.WithNetNS(int(regular.Fd())), nlevents.WithNetNSPath(regular.Name())}, nil, "pick one namespace"},
+		{"cancelled context", cancelled, nlevents.Link, nil, context.Canceled, "subscribe"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if os.Geteuid() != 0 && tt.contains == "not a network namespace" {
+				t.Skip("entering a namespace needs root (CAP_SYS_ADMIN); without it the error is EPERM")
+			}
+			before := openFDs(t)
+
+			events, errs, err := nlevents.Subscribe(tt.ctx, tt.groups, tt.opts...)
+			require.Error(t, err)
+			assert.Nil(t, events, "event channel")
+			assert.Nil(t, errs, "error channel")
+			if tt.is != nil {
+				assert.ErrorIs(t, err, tt.is)
+			}
+			assert.Contains(t, err.Error(), tt.contains)
+			assert.Contains(t, err.Error(), "nlevents: ")
+			assert.Equal(t, before, openFDs(t), "open fds before and after")
+		})
+	}
+}
+
+func TestIntegrationNetNSByFD(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	nsFile, err := os.Open(ns.Path)
+	require.NoError(t, err)
+	defer nsFile.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events, errs, err := nlevents.Subscribe(ctx, nlevents.Link, nlevents.WithNetNS(int(nsFile.Fd())))
+	require.NoError(t, err)
+
+	ns.IP(t, "link", "add", "br0", "type", "bridge")
+	ev := testutil.WaitFor(t, events, errs, waitTimeout, func(e *nlevents.LinkEvent) bool { return e.Name == "br0" })
+	assert.Equal(t, ns.LinkIndex(t, "br0"), ev.Index, "Index")
+
+	cancel()
+	require.NoError(t, waitClosed(events, errs, waitTimeout))
+}
