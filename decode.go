@@ -25,16 +25,20 @@ func fixedHeader(r raw, size int) (hdr []byte, attrs attrReader) {
 	return padded, attrReader{}
 }
 
-func decodeLink(h netlink.Header, r raw) (Event, error) {
-	hdr, attrs := fixedHeader(r, ifinfomsgLen)
-	family := hdr[0]
-	if family == afBridge {
-		return decodeBridgePort(h, r, hdr, attrs)
+// decodeLink decodes RTM_NEWLINK and RTM_DELLINK. msg may be the receive
+// buffer: the event gets its own copy, in the same allocation as the event.
+func decodeLink(h netlink.Header, msg []byte) (Event, error) {
+	if payloadFamily(msg) == afBridge {
+		ev, r := newEvent[BridgePortEvent](msg)
+		hdr, attrs := fixedHeader(r, ifinfomsgLen)
+		return decodeBridgePort(h, ev, r, hdr, attrs)
 	}
 
-	ev := &LinkEvent{
+	ev, r := newEvent[LinkEvent](msg)
+	hdr, attrs := fixedHeader(r, ifinfomsgLen)
+	*ev = LinkEvent{
 		Info:   infoOf(h),
-		Family: family,
+		Family: hdr[0],
 		Type:   binary.NativeEndian.Uint16(hdr[2:4]),
 		Index:  int(int32(binary.NativeEndian.Uint32(hdr[4:8]))),
 		Flags:  LinkFlags(binary.NativeEndian.Uint32(hdr[8:12])),
@@ -76,8 +80,8 @@ func linkKind(b []byte) (string, error) {
 	return "", nested.Err()
 }
 
-func decodeBridgePort(h netlink.Header, r raw, hdr []byte, attrs attrReader) (Event, error) {
-	ev := &BridgePortEvent{
+func decodeBridgePort(h netlink.Header, ev *BridgePortEvent, r raw, hdr []byte, attrs attrReader) (Event, error) {
+	*ev = BridgePortEvent{
 		Info:  infoOf(h),
 		Index: int(int32(binary.NativeEndian.Uint32(hdr[4:8]))),
 		Flags: LinkFlags(binary.NativeEndian.Uint32(hdr[8:12])),
@@ -102,9 +106,10 @@ func decodeBridgePort(h netlink.Header, r raw, hdr []byte, attrs attrReader) (Ev
 	return ev, attrs.Err()
 }
 
-func decodeAddr(h netlink.Header, r raw) (Event, error) {
+func decodeAddr(h netlink.Header, msg []byte) (Event, error) {
+	ev, r := newEvent[AddrEvent](msg)
 	hdr, attrs := fixedHeader(r, ifaddrmsgLen)
-	ev := &AddrEvent{
+	*ev = AddrEvent{
 		Info:   infoOf(h),
 		Family: hdr[0],
 		Flags:  uint32(hdr[2]),
@@ -145,9 +150,10 @@ func decodeAddr(h netlink.Header, r raw) (Event, error) {
 	return ev, attrs.Err()
 }
 
-func decodeRoute(h netlink.Header, r raw) (Event, error) {
+func decodeRoute(h netlink.Header, msg []byte) (Event, error) {
+	ev, r := newEvent[RouteEvent](msg)
 	hdr, attrs := fixedHeader(r, rtmsgLen)
-	ev := &RouteEvent{
+	*ev = RouteEvent{
 		Info:     infoOf(h),
 		Family:   hdr[0],
 		TOS:      hdr[3],
@@ -201,7 +207,7 @@ func viaAddr(b []byte) netip.Addr {
 // nextHops reads the rtnexthop entries of RTA_MULTIPATH, each followed by
 // its own attributes.
 func nextHops(b []byte) ([]NextHop, error) {
-	var hops []NextHop
+	hops := make([]NextHop, 0, countNextHops(b))
 	for len(b) > 0 {
 		if len(b) < rtnexthopLen {
 			return hops, fmt.Errorf("next hop %d: %d bytes left, need %d", len(hops), len(b), rtnexthopLen)
@@ -234,9 +240,25 @@ func nextHops(b []byte) ([]NextHop, error) {
 	return hops, nil
 }
 
-func decodeNeigh(h netlink.Header, r raw) (Event, error) {
+// countNextHops returns how many rtnexthop entries b frames, stopping at the
+// first malformed one, so that nextHops allocates its slice once.
+func countNextHops(b []byte) int {
+	count := 0
+	for len(b) >= rtnexthopLen {
+		length := int(binary.NativeEndian.Uint16(b[0:2]))
+		if length < rtnexthopLen || length > len(b) {
+			break
+		}
+		count++
+		b = b[min(align4(length), len(b)):]
+	}
+	return count
+}
+
+func decodeNeigh(h netlink.Header, msg []byte) (Event, error) {
+	ev, r := newEvent[NeighEvent](msg)
 	hdr, attrs := fixedHeader(r, ndmsgLen)
-	ev := &NeighEvent{
+	*ev = NeighEvent{
 		Info:   infoOf(h),
 		Family: hdr[0],
 		Index:  int(int32(binary.NativeEndian.Uint32(hdr[4:8]))),
@@ -257,9 +279,10 @@ func decodeNeigh(h netlink.Header, r raw) (Event, error) {
 	return ev, attrs.Err()
 }
 
-func decodeRule(h netlink.Header, r raw) (Event, error) {
+func decodeRule(h netlink.Header, msg []byte) (Event, error) {
+	ev, r := newEvent[RuleEvent](msg)
 	hdr, attrs := fixedHeader(r, fibRuleHdrLen)
-	ev := &RuleEvent{
+	*ev = RuleEvent{
 		Info:   infoOf(h),
 		Family: hdr[0],
 		Table:  uint32(hdr[4]),
@@ -290,9 +313,10 @@ func decodeRule(h netlink.Header, r raw) (Event, error) {
 	return ev, attrs.Err()
 }
 
-func decodeNexthop(h netlink.Header, r raw) (Event, error) {
+func decodeNexthop(h netlink.Header, msg []byte) (Event, error) {
+	ev, r := newEvent[NexthopEvent](msg)
 	hdr, attrs := fixedHeader(r, nhmsgLen)
-	ev := &NexthopEvent{Info: infoOf(h), Family: hdr[0], raw: r}
+	*ev = NexthopEvent{Info: infoOf(h), Family: hdr[0], raw: r}
 
 	for typ, data, ok := attrs.next(); ok; typ, data, ok = attrs.next() {
 		if typ == nhaID {

@@ -88,19 +88,21 @@ func decodeMessage(h netlink.Header, msg []byte, off int) (Event, error) {
 	case nlmsgError:
 		return nil, decodeErrorMessage(h, msg, off)
 	case rtmNewLink, rtmDelLink:
-		ev, err = decodeLink(h, copyRaw(msg))
+		ev, err = decodeLink(h, msg)
 	case rtmNewAddr, rtmDelAddr:
-		ev, err = decodeAddr(h, copyRaw(msg))
+		ev, err = decodeAddr(h, msg)
 	case rtmNewRoute, rtmDelRoute:
-		ev, err = decodeRoute(h, copyRaw(msg))
+		ev, err = decodeRoute(h, msg)
 	case rtmNewNeigh, rtmDelNeigh:
-		ev, err = decodeNeigh(h, copyRaw(msg))
+		ev, err = decodeNeigh(h, msg)
 	case rtmNewRule, rtmDelRule:
-		ev, err = decodeRule(h, copyRaw(msg))
+		ev, err = decodeRule(h, msg)
 	case rtmNewNexthop, rtmDelNexthop:
-		ev, err = decodeNexthop(h, copyRaw(msg))
+		ev, err = decodeNexthop(h, msg)
 	default:
-		ev = &RawEvent{Info: infoOf(h), raw: copyRaw(msg)}
+		raw, r := newEvent[RawEvent](msg)
+		*raw = RawEvent{Info: infoOf(h), raw: r}
+		ev = raw
 	}
 
 	if err != nil {
@@ -132,9 +134,65 @@ func isDelete(t netlink.HeaderType) bool {
 	return false
 }
 
-// copyRaw copies a message out of the receive buffer.
-func copyRaw(msg []byte) raw {
-	return append(raw(nil), msg...)
+// newEvent allocates a zero E and a copy of msg, a message in the receive
+// buffer, as one heap object: the copy sits in a byte array after the event.
+// That halves the allocations per event, and the bytes that the event's
+// fields alias live exactly as long as the event. A message longer than the
+// largest array gets a separate copy.
+func newEvent[E any](msg []byte) (*E, raw) {
+	switch n := len(msg); {
+	case n <= 64:
+		return withCopy[E, [64]byte](msg)
+	case n <= 96:
+		return withCopy[E, [96]byte](msg)
+	case n <= 128:
+		return withCopy[E, [128]byte](msg)
+	case n <= 192:
+		return withCopy[E, [192]byte](msg)
+	case n <= 256:
+		return withCopy[E, [256]byte](msg)
+	case n <= 384:
+		return withCopy[E, [384]byte](msg)
+	case n <= 512:
+		return withCopy[E, [512]byte](msg)
+	case n <= 768:
+		return withCopy[E, [768]byte](msg)
+	case n <= 1024:
+		return withCopy[E, [1024]byte](msg)
+	case n <= 1536:
+		return withCopy[E, [1536]byte](msg)
+	case n <= 2048:
+		return withCopy[E, [2048]byte](msg)
+	case n <= 3072:
+		return withCopy[E, [3072]byte](msg)
+	case n <= 4096:
+		return withCopy[E, [4096]byte](msg)
+	}
+	return new(E), append(raw(nil), msg...)
+}
+
+// eventWithBytes is the heap object that newEvent allocates. B is a byte
+// array type.
+type eventWithBytes[E, B any] struct {
+	event E
+	bytes B
+}
+
+func withCopy[E, B any](msg []byte) (*E, raw) {
+	p := new(eventWithBytes[E, B])
+	// NB: the slice points into p, so it keeps p alive like &p.event does.
+	buf := unsafe.Slice((*byte)(unsafe.Pointer(&p.bytes)), unsafe.Sizeof(p.bytes))
+	n := copy(buf, msg)
+	return &p.event, raw(buf[:n:n])
+}
+
+// payloadFamily returns the first byte of a message's payload, the address
+// family in every rtnetlink struct, or 0 when the payload is empty.
+func payloadFamily(msg []byte) uint8 {
+	if len(msg) <= nlmsgHeaderLen {
+		return 0
+	}
+	return msg[nlmsgHeaderLen]
 }
 
 // bytesString returns b as a string without copying. NB: b must be part of
