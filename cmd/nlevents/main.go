@@ -56,13 +56,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return opts, err
 	}
 	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "nlevents: unexpected argument %q\n", fs.Arg(0))
 		fs.Usage()
 		return opts, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 
 	g, err := nlevents.ParseGroups(*groups)
 	if err != nil {
-		fmt.Fprintf(stderr, "nlevents: invalid -groups: %v\n", err)
+		fmt.Fprintf(stderr, "%v\nRun 'nlevents -h' for usage.\n", err)
 		return opts, err
 	}
 	opts.groups = g

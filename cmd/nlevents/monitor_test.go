@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nlevents/nlevents/testutil"
+)
+
+func TestBadFlagsExitTwo(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string // in stderr
+	}{
+		{[]string{"-bogus"}, "Usage"},
+		{[]string{"extra-argument"}, "Usage"},
+		{[]string{"-groups", "nosuch"}, `unknown group "nosuch"`},
+		{[]string{"-groups", ","}, "names no group"},
+	}
+	for _, c := range cases {
+		var stdout, stderr bytes.Buffer
+		status := run(context.Background(), c.args, &stdout, &stderr)
+		assert.Equal(t, 2, status, "args %q", c.args)
+		assert.Contains(t, stderr.String(), c.want, "args %q", c.args)
+		assert.Empty(t, stdout.String(), "args %q", c.args)
+	}
+}
+
+func TestInvalidNetnsExitsOne(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	status := run(context.Background(), []string{"-netns", "/nonexistent/netns"}, &stdout, &stderr)
+	assert.Equal(t, 1, status)
+	assert.Contains(t, stderr.String(), "/nonexistent/netns")
+}
+
+// startMonitor runs the program in the background with its output on a
+// pipe, and returns a line reader and a function that stops it and returns
+// its exit status.
+func startMonitor(t *testing.T, args ...string) (*bufio.Scanner, func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	reader, writer := io.Pipe()
+	var stderr bytes.Buffer
+	status := make(chan int, 1)
+	go func() {
+		status <- run(ctx, args, writer, &stderr)
+		writer.Close()
+	}()
+
+	stop := func() int {
+		cancel()
+		go io.Copy(io.Discard, reader) // let a pending write finish
+		select {
+		case s := <-status:
+			assert.Empty(t, stderr.String())
+			return s
+		case <-time.After(5 * time.Second):
+			t.Fatal("the program did not stop within 5s of cancellation")
+			return -1
+		}
+	}
+	t.Cleanup(func() { cancel() })
+	return bufio.NewScanner(reader), stop
+}
+
+// readLines reads lines until match returns true, with a timeout.
+func readLines(t *testing.T, lines *bufio.Scanner, match func(string) bool) []string {
+	t.Helper()
+	found := make(chan []string, 1)
+	go func() {
+		var read []string
+		for lines.Scan() {
+			read = append(read, lines.Text())
+			if match(lines.Text()) {
+				found <- read
+				return
+			}
+		}
+		found <- nil
+	}()
+
+	select {
+	case read := <-found:
+		require.NotNil(t, read, "output ended before the expected line")
+		return read
+	case <-time.After(10 * time.Second):
+		t.Fatal("expected line not printed within 10s")
+		return nil
+	}
+}
+
+func TestExistingJSONThenLiveEvents(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	ns.AddVeth(t, "va", "vb")
+	ns.IP(t, "addr", "add", "192.0.2.1/24", "dev", "va")
+
+	lines, stop := startMonitor(t, "-json", "-existing", "-netns", ns.Path, "-groups", "link,addr")
+	dumped := readLines(t, lines, func(line string) bool { return strings.Contains(line, `"type":"sync"`) })
+
+	var names []string
+	for _, line := range dumped {
+		var obj map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &obj), "line %q is not JSON", line)
+		if obj["type"] == "link" {
+			assert.Equal(t, "dump", obj["action"])
+			names = append(names, obj["name"].(string))
+		}
+		if obj["type"] == "addr" && obj["prefix"] == "192.0.2.1/24" {
+			assert.Equal(t, "dump", obj["action"])
+		}
+	}
+	assert.ElementsMatch(t, []string{"lo", "va", "vb"}, names)
+	assert.Contains(t, strings.Join(dumped, "\n"), `"prefix":"192.0.2.1/24"`)
+
+	ns.IP(t, "link", "set", "vb", "mtu", "1300")
+	live := readLines(t, lines, func(line string) bool { return strings.Contains(line, `"mtu":1300`) })
+	var obj map[string]any
+	require.NoError(t, json.Unmarshal([]byte(live[len(live)-1]), &obj))
+	assert.Equal(t, "new", obj["action"])
+	assert.Equal(t, "vb", obj["name"])
+	assert.Equal(t, "RTM_NEWLINK", obj["message"])
+
+	assert.Equal(t, 0, stop(), "cancellation (Ctrl-C) must exit 0")
+}
+
+func TestTextOutputOneLinePerEvent(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	lines, stop := startMonitor(t, "-netns", ns.Path, "-groups", "link")
+
+	ns.AddVeth(t, "va", "vb")
+	ns.IP(t, "link", "del", "va")
+	read := readLines(t, lines, func(line string) bool { return strings.HasPrefix(line, "del link") && strings.Contains(line, " va ") })
+	assert.Contains(t, read[len(read)-1], "kind veth")
+	assert.Equal(t, 0, stop())
+}
