@@ -3,6 +3,7 @@ package nlevents
 import (
 	"errors"
 	"fmt"
+	"math"
 )
 
 // An Option configures Subscribe. Options come from the With* functions;
@@ -23,7 +24,8 @@ const DefaultReceiveBuffer = 4 << 20
 
 // config is the result of applying the options.
 type config struct {
-	netnsFD       int // -1 for none
+	netnsFD       int  // -1 for none
+	netnsFDGiven  bool // WithNetNS was passed, so a negative netnsFD is invalid
 	netnsPath     string
 	receiveBuffer int
 	dump          bool
@@ -58,14 +60,18 @@ func validateGroups(groups Groups) error {
 }
 
 func (c *config) validate(groups Groups) error {
+	if c.netnsFDGiven && c.netnsFD < 0 {
+		return fmt.Errorf("nlevents: invalid network namespace fd %d: pass an open fd of /run/netns/NAME or /proc/PID/ns/net", c.netnsFD)
+	}
 	if c.netnsFD >= 0 && c.netnsPath != "" {
 		return errors.New("nlevents: WithNetNS and WithNetNSPath both given: pick one namespace")
 	}
 	if c.inferDeletes && groups&IPv4Route == 0 {
 		return fmt.Errorf("nlevents: WithInferredDeletes needs IPv4Route in the groups, got %v", groups)
 	}
-	if c.receiveBuffer <= 0 {
-		return fmt.Errorf("nlevents: invalid receive buffer size %d: must be a positive number of bytes", c.receiveBuffer)
+	// setsockopt takes a C int, so a larger value would be truncated.
+	if c.receiveBuffer <= 0 || c.receiveBuffer > math.MaxInt32 {
+		return fmt.Errorf("nlevents: invalid receive buffer size %d: must be 1 to %d bytes", c.receiveBuffer, math.MaxInt32)
 	}
 	return nil
 }
@@ -79,7 +85,7 @@ var ErrNoGroups = errors.New("nlevents: no multicast groups to subscribe to: pas
 // a namespace needs CAP_SYS_ADMIN. No thread of the calling program is left
 // in the other namespace.
 func WithNetNS(fd int) Option {
-	return optionFunc(func(c *config) { c.netnsFD = fd })
+	return optionFunc(func(c *config) { c.netnsFD, c.netnsFDGiven = fd, true })
 }
 
 // WithNetNSPath subscribes in the network namespace at path, for example

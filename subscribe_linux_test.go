@@ -26,6 +26,10 @@ func TestSubscribeSetupErrors(t *testing.T) {
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 
+	// A variable, not a constant, so that the file builds where int has 32
+	// bits; there the conversion wraps to a negative size.
+	var twoGiB int64 = 1 << 31
+
 	tests := []struct {
 		name     string
 		ctx      context.Context
@@ -43,6 +47,8 @@ func TestSubscribeSetupErrors(t *testing.T) {
 		{"missing netns path", context.Background(), nlevents.Link, []nlevents.Option{nlevents.WithNetNSPath("/nonexistent/netns/blue")}, fs.ErrNotExist, `"/nonexistent/netns/blue"`},
 		{"netns fd not a namespace", context.Background(), nlevents.Link, []nlevents.Option{nlevents.WithNetNS(int(regular.Fd()))}, nil, "not a network namespace"},
 		{"netns path not a namespace", context.Background(), nlevents.Link, []nlevents.Option{nlevents.WithNetNSPath(regular.Name())}, nil, "not a network namespace"},
+		{"negative netns fd", context.Background(), nlevents.Link, []nlevents.Option{nlevents.WithNetNS(-1)}, nil, "invalid network namespace fd -1"},
+		{"receive buffer above 2 GiB", context.Background(), nlevents.Link, []nlevents.Option{nlevents.WithReceiveBuffer(int(twoGiB))}, nil, "invalid receive buffer size 2147483648"},
 		{"two namespaces", context.Background(), nlevents.Link, []nlevents.Option{nlevents.WithNetNS(int(regular.Fd())), nlevents.WithNetNSPath(regular.Name())}, nil, "pick one namespace"},
 		{"cancelled context", cancelled, nlevents.Link, nil, context.Canceled, "subscribe"},
 	}
