@@ -522,3 +522,46 @@ func TestIntegrationLinkMessageAgrees(t *testing.T) {
 	require.NotNil(t, msg.Attributes.Info, "Info")
 	assert.Equal(t, ev.Kind, msg.Attributes.Info.Kind, "Kind")
 }
+
+func TestIntegrationStrictDecodeLinkKinds(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	events, errs := subscribeNS(t, ns, nlevents.Link, nlevents.WithStrictDecode())
+
+	// A tun device has no hardware address (ARPHRD_NONE), and a deleted
+	// link's message carries empty nested attributes: rtnetlink/v2 must
+	// accept both, or strict decoding reports a *DecodeError.
+	ns.IP(t, "tuntap", "add", "dev", "tun0", "mode", "tun")
+	ns.IP(t, "link", "add", "vx0", "type", "vxlan", "id", "42", "dstport", "4789", "local", "192.0.2.1")
+	ns.IP(t, "link", "add", "ifb0", "type", "ifb")
+	ns.AddVeth(t, "va", "vb")
+	ns.IP(t, "link", "del", "va")
+	ns.IP(t, "link", "del", "tun0")
+	items := addMarker(t, ns, events, errs)
+
+	kinds := map[string]string{}
+	var tunAdded, tunDeleted *nlevents.LinkEvent
+	for _, it := range items {
+		require.NoError(t, it.Err)
+		l, ok := it.Event.(*nlevents.LinkEvent)
+		if !ok {
+			continue
+		}
+		kinds[l.Name] = l.Kind
+		if l.Name == "tun0" && l.Deleted {
+			tunDeleted = l
+		} else if l.Name == "tun0" && tunAdded == nil {
+			tunAdded = l
+		}
+	}
+	assert.Equal(t, "tun", kinds["tun0"], "tun0 Kind")
+	assert.Equal(t, "vxlan", kinds["vx0"], "vx0 Kind")
+	assert.Equal(t, "ifb", kinds["ifb0"], "ifb0 Kind")
+
+	require.NotNil(t, tunAdded, "no event for tun0")
+	assert.Nil(t, tunAdded.HardwareAddr, "tun0 HardwareAddr")
+	assert.Equal(t, uint16(65534), tunAdded.Type, "tun0 Type (ARPHRD_NONE)")
+	require.NotNil(t, tunDeleted, "no deletion event for tun0")
+	msg, err := tunDeleted.Message()
+	require.NoError(t, err)
+	assert.Equal(t, "tun0", msg.Attributes.Name, "deleted tun0 Message Name")
+}
