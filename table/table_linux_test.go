@@ -291,3 +291,26 @@ func TestIntegrationOverrunWithoutResyncIsReported(t *testing.T) {
 	})
 	assert.False(t, sub.table.Synced())
 }
+
+func TestIntegrationInferredDeleteOnAddressRemoval(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	prepare(t, ns)
+	sub := subscribe(t, ns, nlevents.IPv4Route, nlevents.WithInitialDump(), nlevents.WithInferredDeletes())
+	sub.feed(t, isSync)
+
+	// Removing a link's last IPv4 address flushes every IPv4 route through
+	// the link, without RTM_DELROUTE for the routes through gateways.
+	ns.IP(t, "addr", "del", "192.0.2.1/24", "dev", "va")
+	items := sub.feed(t, func(it testutil.Item) bool {
+		r, ok := it.Event.(*nlevents.RouteEvent)
+		return ok && r.Deleted && r.Dst.String() == "203.0.113.0/25"
+	})
+	assert.True(t, items[len(items)-1].Event.EventInfo().Inferred)
+
+	ns.IP(t, "route", "add", "203.0.113.200/32", "dev", "vc")
+	sub.feed(t, func(it testutil.Item) bool {
+		r, ok := it.Event.(*nlevents.RouteEvent)
+		return ok && r.Dst.String() == "203.0.113.200/32"
+	})
+	assertSameSet(t, kernelRoutes(t, ns, 4), tableRoutes(sub.table, 2), "IPv4 routes")
+}
