@@ -158,10 +158,10 @@ func (e *AddrEvent) Message() (*rtnetlink.AddressMessage, error) {
 func (e *AddrEvent) Raw() []byte { return e.raw }
 
 // RouteEvent reports a route added, replaced or removed (RTM_NEWROUTE,
-// RTM_DELROUTE). For IPv6 multipath routes the kernel may describe a change
-// to one next hop only: Header.Flags then carries NLM_F_APPEND (a next hop
-// added to an existing route) or the event is a deletion of the one next hop
-// listed in NextHops.
+// RTM_DELROUTE). IPv6 multipath routes change one next hop at a time: a
+// notification with NLM_F_APPEND in Header.Flags adds next hops to an
+// existing route, and a deletion may list only the next hop removed while
+// the rest of the route stays. The table package merges these deltas.
 type RouteEvent struct {
 	Info
 

@@ -65,7 +65,7 @@ const (
 	Route = IPv4Route | IPv6Route
 	// Rule is IPv4Rule | IPv6Rule.
 	Rule = IPv4Rule | IPv6Rule
-	// AllGroups is every group this package knows.
+	// AllGroups is every group this package defines.
 	AllGroups = (IPv6ACAddr<<1 - 1) &^ (1<<13 | 1<<16)
 )
 
@@ -101,7 +101,7 @@ func (g Groups) Numbers() []uint32 {
 	return numbers
 }
 
-// Unknown returns the bits of g that name no group this package knows.
+// Unknown returns the bits of g that name no group this package defines.
 func (g Groups) Unknown() Groups {
 	return g &^ AllGroups
 }

@@ -12,8 +12,8 @@ import (
 
 // receiveBufferSize is the first size of the buffer that datagrams are read
 // into. Notifications come one message per datagram and dump replies are
-// sized to about a page, so 64 KiB holds a large link message whole; a
-// larger datagram is reported as ErrTruncated and the buffer grows.
+// sized to about a page, so 64 KiB holds a large link message whole. A
+// larger datagram is reported as ErrTruncated, and the buffer grows.
 const receiveBufferSize = 64 << 10
 
 // testHookSocket, when set by a test, sees the socket and its port id.
