@@ -565,3 +565,27 @@ func TestIntegrationStrictDecodeLinkKinds(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "tun0", msg.Attributes.Name, "deleted tun0 Message Name")
 }
+
+func TestIntegrationLinkNear64KiB(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	ns.AddVeth(t, "va", "vb")
+
+	// The kernel caps the alternative name list at what one attribute can
+	// hold (64 KiB); 490 names of 123 bytes come close to that cap. They
+	// are added before subscribing, because each addition notifies the
+	// whole growing list.
+	var batch strings.Builder
+	for i := range 490 {
+		fmt.Fprintf(&batch, "link property add dev va altname %03d%s\n", i, strings.Repeat("y", 120))
+	}
+	ipBatch(t, ns, batch.String())
+	events, errs := subscribeNS(t, ns, nlevents.Link)
+
+	ns.IP(t, "link", "set", "va", "mtu", "1280")
+	ev := waitLink(t, events, errs, func(e *nlevents.LinkEvent) bool { return e.Name == "va" && e.MTU == 1280 })
+	assert.Greater(t, len(ev.Raw()), 60000, "message size")
+	msg, err := ev.Message()
+	require.NoError(t, err)
+	assert.Equal(t, "va", msg.Attributes.Name, "Name")
+	assert.Equal(t, uint32(1280), msg.Attributes.MTU, "MTU")
+}

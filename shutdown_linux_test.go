@@ -3,6 +3,7 @@ package nlevents_test
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -307,4 +308,38 @@ func TestIntegrationFDAbove1024(t *testing.T) {
 	cancel()
 	require.NoError(t, waitClosed(events, errs, waitTimeout))
 	waitForStackGone(t, loopFunction)
+}
+
+func TestIntegrationSocketFailureTerminal(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	prepareLeakCheck(t, ns)
+
+	var socketFD int
+	nlevents.HookSocket(t, func(fd int, _ uint32) { socketFD = fd })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events, errs, err := nlevents.Subscribe(ctx, nlevents.Link, nlevents.WithNetNSPath(ns.Path))
+	require.NoError(t, err)
+
+	// Replacing the socket's fd number with /dev/null makes the next
+	// recvfrom fail with ENOTSOCK, as a broken socket would. The loop then
+	// closes the /dev/null fd, so nothing leaks. The change wakes the loop,
+	// which still waits on the original socket.
+	devNull, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	require.NoError(t, err)
+	require.NoError(t, unix.Dup3(devNull, socketFD, unix.O_CLOEXEC))
+	require.NoError(t, unix.Close(devNull))
+	ns.IP(t, "link", "add", "br0", "type", "bridge")
+
+	items := testutil.Collect(t, events, errs, waitTimeout, func(it testutil.Item) bool { return it.Err != nil })
+	last := items[len(items)-1].Err
+	assert.ErrorIs(t, last, unix.ENOTSOCK)
+	assert.NotErrorIs(t, last, nlevents.ErrOverrun)
+	var decodeErr *nlevents.DecodeError
+	assert.False(t, errors.As(last, &decodeErr), "terminal error is a *DecodeError: %v", last)
+
+	// A terminal error is the last value: both channels close without
+	// cancellation.
+	waitForStackGone(t, loopFunction)
+	requireClosed(t, events, errs)
 }
