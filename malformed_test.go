@@ -107,7 +107,7 @@ func rtnexthop(length uint16, index int32, attrs ...[]byte) []byte {
 }
 
 // nlmsgerr builds the payload of an NLMSG_ERROR: the negative errno and the
-// header of the request it answers.
+// header of the failed request.
 func nlmsgerr(errno int32) []byte {
 	b := le32(uint32(-errno))
 	return append(b, nlMessage(rtmGetLink, nlmFRequest, 7)...)
@@ -140,8 +140,8 @@ func decodeDatagram(b []byte) []outcome {
 	return out
 }
 
-// want describes one expected outcome. For an event, event is its String;
-// for an error, errIs is the cause that errors.Is must find, and errType and
+// want describes one expected outcome. For an event, event is its String.
+// For an error, errIs is the cause that errors.Is must find, and errType and
 // errOffset are the *DecodeError's Type and Offset.
 type want struct {
 	event     string
@@ -163,11 +163,9 @@ type malformedCase struct {
 	want []want
 }
 
-// Sentinels for causes that the decoder builds with fmt.Errorf and no
-// package-level error.
-var (
-	anyCause = errors.New("any cause")
-)
+// errAnyCause in a want accepts any cause, for errors that the decoder
+// builds with fmt.Errorf and no package-level error.
+var errAnyCause = errors.New("any cause")
 
 // malformedCases returns the hand-made datagrams. Offsets in the
 // expectations are byte positions of messages in their datagram.
@@ -307,7 +305,7 @@ func malformedCases() []malformedCase {
 				nlAttr(rtaMultipath, rtnexthop(8, 2), rtnexthop(64, 3))),
 			want: []want{
 				wantEvent("new route 198.51.100.0/24 nexthop via invalid IP dev 2 weight 1 table main proto static scope global"),
-				wantErr(anyCause, rtmNewRoute, 0),
+				wantErr(errAnyCause, rtmNewRoute, 0),
 			},
 		},
 		{
@@ -422,7 +420,7 @@ func checkOutcome(t *testing.T, i int, got outcome, w want) {
 		t.Errorf("outcome %d: got %s, want a *DecodeError", i, describeOutcomes([]outcome{got}))
 		return
 	}
-	if w.errIs != anyCause && !errors.Is(de, w.errIs) {
+	if w.errIs != errAnyCause && !errors.Is(de, w.errIs) {
 		t.Errorf("outcome %d: error %v does not wrap %q", i, de, w.errIs)
 	}
 	if de.Type != w.errType {
