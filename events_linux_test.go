@@ -1,10 +1,12 @@
 package nlevents_test
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -588,4 +590,46 @@ func TestIntegrationLinkNear64KiB(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "va", msg.Attributes.Name, "Name")
 	assert.Equal(t, uint32(1280), msg.Attributes.MTU, "MTU")
+}
+
+// TestIntegrationNexthopEvents covers a group numbered above 31, which only
+// NETLINK_ADD_MEMBERSHIP can join.
+func TestIntegrationNexthopEvents(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	ns.AddVeth(t, "va", "vb")
+	ns.IP(t, "addr", "add", "192.0.2.10/24", "dev", "va")
+	events, errs := subscribeNS(t, ns, nlevents.Nexthop)
+
+	ns.IP(t, "nexthop", "add", "id", "7", "via", "192.0.2.1", "dev", "va")
+	added := testutil.WaitFor(t, events, errs, waitTimeout, func(e *nlevents.NexthopEvent) bool { return e.ID == 7 })
+	assert.False(t, added.Deleted, "Deleted")
+	assert.Equal(t, uint8(2), added.Family, "Family")
+	assert.Equal(t, "RTM_NEWNEXTHOP", added.MessageType(), "MessageType")
+
+	ns.IP(t, "nexthop", "del", "id", "7")
+	removed := testutil.WaitFor(t, events, errs, waitTimeout, func(e *nlevents.NexthopEvent) bool { return e.ID == 7 })
+	assert.True(t, removed.Deleted, "Deleted")
+}
+
+// TestIntegrationRawEvent checks that a message type without a typed event
+// (a traffic control qdisc) still reaches the consumer.
+func TestIntegrationRawEvent(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	ns.AddVeth(t, "va", "vb")
+	index := ns.LinkIndex(t, "va")
+	events, errs := subscribeNS(t, ns, nlevents.TC)
+
+	tc, err := exec.LookPath("tc")
+	if err != nil {
+		t.Skipf("tc (iproute2) not found: %v", err)
+	}
+	out, err := exec.Command(tc, "-n", ns.Name, "qdisc", "add", "dev", "va", "root", "handle", "1:", "htb").CombinedOutput()
+	require.NoError(t, err, "tc qdisc add: %s", out)
+
+	ev := testutil.WaitFor(t, events, errs, waitTimeout, func(e *nlevents.RawEvent) bool {
+		return e.MessageType() == "RTM_NEWQDISC"
+	})
+	require.GreaterOrEqual(t, len(ev.Data()), 8, "tcmsg size")
+	assert.Equal(t, uint32(index), binary.NativeEndian.Uint32(ev.Data()[4:8]), "tcm_ifindex")
+	assert.Equal(t, len(ev.Raw())-16, len(ev.Data()), "Data is Raw without the header")
 }
