@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -342,4 +344,40 @@ func TestIntegrationSocketFailureTerminal(t *testing.T) {
 	// cancellation.
 	waitForStackGone(t, loopFunction)
 	requireClosed(t, events, errs)
+}
+
+// signalAllThreads sends sig to every thread of the process. The Go runtime
+// uses SIGURG for preemption and ignores it otherwise, so it is safe to send,
+// and it interrupts a poll(2) that any thread is blocked in with EINTR.
+func signalAllThreads(t *testing.T, sig unix.Signal) {
+	t.Helper()
+	tasks, err := os.ReadDir("/proc/self/task")
+	require.NoError(t, err)
+	for _, task := range tasks {
+		tid, err := strconv.Atoi(task.Name())
+		require.NoError(t, err)
+		// A thread may exit between the listing and the signal.
+		if err := unix.Tgkill(os.Getpid(), tid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+			t.Fatalf("tgkill %d: %v", tid, err)
+		}
+	}
+}
+
+func TestIntegrationSignalsDuringPoll(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	events, errs := subscribeNS(t, ns, nlevents.Link)
+
+	for range 50 {
+		waitForStack(t, "(*loop).wait")
+		signalAllThreads(t, unix.SIGURG)
+	}
+
+	ns.IP(t, "link", "add", "br0", "type", "bridge")
+	items := testutil.Collect(t, events, errs, waitTimeout, func(it testutil.Item) bool {
+		l, ok := it.Event.(*nlevents.LinkEvent)
+		return it.Err != nil || ok && l.Name == "br0"
+	})
+	for _, it := range items {
+		assert.NoError(t, it.Err, "error after signals")
+	}
 }
