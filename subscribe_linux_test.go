@@ -2,13 +2,18 @@ package nlevents_test
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/nlevents/nlevents"
 	"github.com/nlevents/nlevents/testutil"
@@ -90,4 +95,98 @@ func TestIntegrationNetNSByFD(t *testing.T) {
 
 	cancel()
 	require.NoError(t, waitClosed(events, errs, waitTimeout))
+}
+
+func TestIntegrationReceiveBufferSize(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	tests := []struct {
+		name string
+		opts []nlevents.Option
+		want int
+	}{
+		{"default", nil, nlevents.DefaultReceiveBuffer},
+		{"1 MiB", []nlevents.Option{nlevents.WithReceiveBuffer(1 << 20)}, 1 << 20},
+		// SO_RCVBUFFORCE ignores net.core.rmem_max, so this works as root
+		// even where rmem_max is smaller.
+		{"64 MiB", []nlevents.Option{nlevents.WithReceiveBuffer(64 << 20)}, 64 << 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := -1
+			nlevents.HookSocket(t, func(fd int, _ uint32) {
+				size, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF)
+				if err != nil {
+					t.Errorf("getsockopt SO_RCVBUF: %v", err)
+				}
+				got = size
+			})
+			subscribeNS(t, ns, nlevents.Link, tt.opts...)
+
+			// The kernel doubles the requested size for its bookkeeping.
+			assert.Equal(t, 2*tt.want, got, "SO_RCVBUF")
+		})
+	}
+}
+
+// withoutNetAdmin runs fn on a thread whose effective capabilities lack
+// CAP_NET_ADMIN, then raises it again. Capabilities are per thread on
+// Linux, so the rest of the process keeps it. If raising it fails, the
+// goroutine exits with its thread locked, and the runtime ends the thread.
+func withoutNetAdmin(t *testing.T, fn func()) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		header := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		var data [2]unix.CapUserData
+		if err := unix.Capget(&header, &data[0]); err != nil {
+			runtime.UnlockOSThread()
+			done <- fmt.Errorf("capget: %w", err)
+			return
+		}
+		saved := data
+		data[0].Effective &^= 1 << unix.CAP_NET_ADMIN
+		if err := unix.Capset(&header, &data[0]); err != nil {
+			runtime.UnlockOSThread()
+			done <- fmt.Errorf("capset: %w", err)
+			return
+		}
+
+		fn()
+		if err := unix.Capset(&header, &saved[0]); err != nil {
+			done <- fmt.Errorf("capset to restore CAP_NET_ADMIN: %w", err)
+			return
+		}
+		runtime.UnlockOSThread()
+		done <- nil
+	}()
+	require.NoError(t, <-done)
+}
+
+func TestIntegrationReceiveBufferWithoutNetAdmin(t *testing.T) {
+	testutil.NewNetNS(t) // skips without root
+	rmemMax, err := os.ReadFile("/proc/sys/net/core/rmem_max")
+	require.NoError(t, err)
+	limit, err := strconv.Atoi(strings.TrimSpace(string(rmemMax)))
+	require.NoError(t, err)
+
+	got := -1
+	nlevents.HookSocket(t, func(fd int, _ uint32) {
+		got, _ = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var events <-chan nlevents.Event
+	var errs <-chan error
+	withoutNetAdmin(t, func() {
+		// The socket is made on this thread, in the host namespace, where
+		// the test only listens.
+		events, errs, err = nlevents.Subscribe(ctx, nlevents.Link, nlevents.WithReceiveBuffer(2*limit))
+	})
+	require.NoError(t, err, "Subscribe falls back to SO_RCVBUF")
+	cancel()
+	require.NoError(t, waitClosed(events, errs, waitTimeout))
+
+	// SO_RCVBUF caps the request at rmem_max, then the kernel doubles it.
+	assert.Equal(t, 2*limit, got, "SO_RCVBUF")
 }
