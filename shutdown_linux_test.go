@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"runtime"
 	"strconv"
@@ -218,6 +219,26 @@ func TestIntegrationSubscribeCancelCycles(t *testing.T) {
 		if err := waitClosed(events, errs, waitTimeout); err != nil {
 			t.Fatalf("cycle %d: %v", i, err)
 		}
+	}
+	checkThreadNamespaces(t)
+}
+
+// checkThreadNamespaces fails the test when a thread of the process is in
+// another network namespace than the process was started in, which would
+// make sockets that later run on that thread open in the wrong namespace.
+func checkThreadNamespaces(t *testing.T) {
+	t.Helper()
+	want, err := os.Readlink("/proc/self/ns/net")
+	require.NoError(t, err)
+	tasks, err := os.ReadDir("/proc/self/task")
+	require.NoError(t, err)
+	for _, task := range tasks {
+		got, err := os.Readlink("/proc/self/task/" + task.Name() + "/ns/net")
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // the thread has exited
+		}
+		require.NoError(t, err)
+		assert.Equal(t, want, got, "network namespace of thread %s", task.Name())
 	}
 }
 
