@@ -190,6 +190,10 @@ func TestIntegrationAddrEvents(t *testing.T) {
 		})
 	}
 
+	// IFA_F_NODAD and IFA_F_NOPREFIXROUTE from linux/if_addr.h. The second
+	// does not fit the ifaddrmsg's 8-bit flags, so only IFA_FLAGS has it.
+	const flagNoDAD, flagNoPrefixRoute = 0x02, 0x200
+
 	tests := []struct {
 		name   string
 		prefix string
@@ -197,11 +201,15 @@ func TestIntegrationAddrEvents(t *testing.T) {
 		family uint8
 		scope  nlevents.RouteScope
 		label  string
+		flags  uint32 // bits that must be set
+		peer   string // expected Peer, or "" for none
 	}{
-		{"ipv4 labelled", "192.0.2.10/24", []string{"label", "va:one"}, 2, nlevents.ScopeUniverse, "va:one"},
-		{"ipv4 link scope", "198.51.100.7/25", []string{"scope", "link"}, 2, nlevents.ScopeLink, "va"},
-		{"ipv6", "2001:db8::10/64", []string{"nodad"}, 10, nlevents.ScopeUniverse, ""},
-		{"ipv6 link-local", "fe80::7/64", []string{"nodad"}, 10, nlevents.ScopeLink, ""},
+		{"ipv4 labelled", "192.0.2.10/24", []string{"label", "va:one"}, 2, nlevents.ScopeUniverse, "va:one", 0, ""},
+		{"ipv4 link scope", "198.51.100.7/25", []string{"scope", "link"}, 2, nlevents.ScopeLink, "va", 0, ""},
+		{"ipv4 no prefix route", "192.0.2.50/24", []string{"noprefixroute"}, 2, nlevents.ScopeUniverse, "va", flagNoPrefixRoute, ""},
+		{"ipv4 peer", "10.9.0.1/32", []string{"peer", "10.9.0.2/32"}, 2, nlevents.ScopeUniverse, "va", 0, "10.9.0.2"},
+		{"ipv6", "2001:db8::10/64", []string{"nodad"}, 10, nlevents.ScopeUniverse, "", flagNoDAD, ""},
+		{"ipv6 link-local", "fe80::7/64", []string{"nodad"}, 10, nlevents.ScopeLink, "", flagNoDAD, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -213,10 +221,16 @@ func TestIntegrationAddrEvents(t *testing.T) {
 			assert.Equal(t, tt.family, added.Family, "Family")
 			assert.Equal(t, tt.scope, added.Scope, "Scope")
 			assert.Equal(t, tt.label, added.Label, "Label")
+			assert.Equal(t, tt.flags, added.Flags&tt.flags, "Flags %#x", added.Flags)
+			if tt.peer == "" {
+				assert.False(t, added.Peer.IsValid(), "Peer")
+			} else {
+				assert.Equal(t, netip.MustParseAddr(tt.peer), added.Peer, "Peer")
+			}
 			assert.Equal(t, "RTM_NEWADDR", added.MessageType(), "MessageType")
 			checkAddrMessage(t, added)
 
-			ns.IP(t, "addr", "del", tt.prefix, "dev", "va")
+			ns.IP(t, append([]string{"addr", "del", tt.prefix, "dev", "va"}, tt.args...)...)
 			removed := waitAddr(tt.prefix, true)
 			assert.Equal(t, index, removed.Index, "Index")
 			assert.Equal(t, tt.scope, removed.Scope, "Scope")
@@ -311,6 +325,40 @@ func TestIntegrationRouteEvents(t *testing.T) {
 		assert.Equal(t, nlevents.RouteBlackhole, removed.Type, "Type")
 	})
 
+	t.Run("ipv4 preferred source", func(t *testing.T) {
+		ns.IP(t, "route", "add", "198.51.100.64/26", "via", "192.0.2.1", "src", "192.0.2.10")
+		added := waitRoute("198.51.100.64/26", isNew)
+		assert.Equal(t, netip.MustParseAddr("192.0.2.10"), added.PrefSrc, "PrefSrc")
+		assert.False(t, added.Src.IsValid(), "Src")
+		checkRouteMessage(t, added)
+	})
+
+	t.Run("ipv4 multipath", func(t *testing.T) {
+		ns.IP(t, "route", "add", "203.0.113.0/24",
+			"nexthop", "via", "192.0.2.1", "dev", "va", "weight", "3",
+			"nexthop", "via", "192.0.2.2", "dev", "va", "weight", "256")
+		added := waitRoute("203.0.113.0/24", isNew)
+		require.Len(t, added.NextHops, 2, "NextHops: %v", added)
+		assert.Equal(t, netip.MustParseAddr("192.0.2.1"), added.NextHops[0].Gateway, "first Gateway")
+		assert.Equal(t, 3, added.NextHops[0].Weight, "first Weight")
+		assert.Equal(t, index, added.NextHops[0].Index, "first Index")
+		assert.Equal(t, netip.MustParseAddr("192.0.2.2"), added.NextHops[1].Gateway, "second Gateway")
+		assert.Equal(t, 256, added.NextHops[1].Weight, "second Weight")
+		assert.False(t, added.Gateway.IsValid(), "Gateway of a multipath route")
+		checkRouteMessage(t, added)
+
+		ns.IP(t, "route", "del", "203.0.113.0/24")
+		removed := waitRoute("203.0.113.0/24", isDeleted)
+		assert.Len(t, removed.NextHops, 2, "NextHops of the deletion")
+	})
+
+	t.Run("ipv4 nexthop object", func(t *testing.T) {
+		ns.IP(t, "nexthop", "add", "id", "17", "via", "192.0.2.1", "dev", "va")
+		ns.IP(t, "route", "add", "198.51.100.128/26", "nhid", "17")
+		added := waitRoute("198.51.100.128/26", isNew)
+		assert.Equal(t, uint32(17), added.NexthopID, "NexthopID")
+	})
+
 	t.Run("ipv6 gateway", func(t *testing.T) {
 		ns.IP(t, "-6", "route", "add", "2001:db8:1::/48", "via", "2001:db8::1", "dev", "va", "metric", "300", "table", "300")
 		added := waitRoute("2001:db8:1::/48", isNew)
@@ -376,6 +424,10 @@ func checkRouteMessage(t *testing.T, ev *nlevents.RouteEvent) {
 	}
 	if ev.Gateway.IsValid() {
 		assert.Equal(t, net.IP(ev.Gateway.AsSlice()).String(), msg.Attributes.Gateway.String(), "Message Gateway")
+	}
+	if ev.PrefSrc.IsValid() {
+		// rtnetlink/v2 decodes RTA_PREFSRC into Attributes.Src.
+		assert.Equal(t, net.IP(ev.PrefSrc.AsSlice()).String(), msg.Attributes.Src.String(), "Message PrefSrc")
 	}
 	require.Len(t, msg.Attributes.Multipath, len(ev.NextHops), "Message Multipath")
 	for i, hop := range ev.NextHops {
@@ -450,11 +502,15 @@ func TestIntegrationRuleEvents(t *testing.T) {
 		priority uint32
 		table    uint32
 		family   uint8
-		src      string
+		src      string // "" for none
+		dst      string // "" for none
 		iif      string
+		oif      string
+		mark     uint32
 	}{
-		{"ipv4", []string{"rule", "add", "priority", "1000", "from", "192.0.2.0/24", "iif", "va", "table", "1000"}, 1000, 1000, 2, "192.0.2.0/24", "va"},
-		{"ipv6", []string{"-6", "rule", "add", "priority", "1001", "from", "2001:db8::/64", "table", "100"}, 1001, 100, 10, "2001:db8::/64", ""},
+		{"ipv4", []string{"rule", "add", "priority", "1000", "from", "192.0.2.0/24", "iif", "va", "table", "1000"}, 1000, 1000, 2, "192.0.2.0/24", "", "va", "", 0},
+		{"ipv6", []string{"-6", "rule", "add", "priority", "1001", "from", "2001:db8::/64", "table", "100"}, 1001, 100, 10, "2001:db8::/64", "", "", "", 0},
+		{"ipv4 to fwmark oif", []string{"rule", "add", "priority", "1002", "to", "198.51.100.0/24", "fwmark", "0x10", "oif", "va", "table", "5"}, 1002, 5, 2, "", "198.51.100.0/24", "", "va", 0x10},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -464,8 +520,11 @@ func TestIntegrationRuleEvents(t *testing.T) {
 			})
 			assert.Equal(t, tt.family, added.Family, "Family")
 			assert.Equal(t, tt.table, added.Table, "Table")
-			assert.Equal(t, netip.MustParsePrefix(tt.src), added.Src, "Src")
+			assert.Equal(t, optionalPrefix(tt.src), added.Src, "Src")
+			assert.Equal(t, optionalPrefix(tt.dst), added.Dst, "Dst")
 			assert.Equal(t, tt.iif, added.IIFName, "IIFName")
+			assert.Equal(t, tt.oif, added.OIFName, "OIFName")
+			assert.Equal(t, tt.mark, added.Mark, "Mark")
 			assert.Equal(t, uint8(1), added.Action, "Action (FR_ACT_TO_TBL)")
 			checkRuleMessage(t, added)
 
@@ -480,7 +539,7 @@ func TestIntegrationRuleEvents(t *testing.T) {
 				return e.Priority == tt.priority && e.Deleted
 			})
 			assert.Equal(t, tt.table, removed.Table, "Table")
-			assert.Equal(t, netip.MustParsePrefix(tt.src), removed.Src, "Src")
+			assert.Equal(t, optionalPrefix(tt.src), removed.Src, "Src")
 			checkRuleMessage(t, removed)
 		})
 	}
@@ -491,14 +550,30 @@ func checkRuleMessage(t *testing.T, ev *nlevents.RuleEvent) {
 	msg, err := ev.Message()
 	require.NoError(t, err)
 	assert.Equal(t, ev.Family, msg.Family, "Message Family")
-	assert.Equal(t, uint8(ev.Src.Bits()), msg.SrcLength, "Message SrcLength")
+	assert.Equal(t, prefixBits(ev.Src), msg.SrcLength, "Message SrcLength")
 	require.NotNil(t, msg.Attributes)
 	require.NotNil(t, msg.Attributes.Priority, "Message Priority")
 	assert.Equal(t, ev.Priority, *msg.Attributes.Priority, "Message Priority")
 	require.NotNil(t, msg.Attributes.Table, "Message Table")
 	assert.Equal(t, ev.Table, *msg.Attributes.Table, "Message Table")
-	require.NotNil(t, msg.Attributes.Src, "Message Src")
-	assert.Equal(t, net.IP(ev.Src.Addr().AsSlice()).String(), msg.Attributes.Src.String(), "Message Src")
+	assert.Equal(t, prefixBits(ev.Dst), msg.DstLength, "Message DstLength")
+
+	if ev.Src.IsValid() {
+		require.NotNil(t, msg.Attributes.Src, "Message Src")
+		assert.Equal(t, net.IP(ev.Src.Addr().AsSlice()).String(), msg.Attributes.Src.String(), "Message Src")
+	}
+	if ev.Dst.IsValid() {
+		require.NotNil(t, msg.Attributes.Dst, "Message Dst")
+		assert.Equal(t, net.IP(ev.Dst.Addr().AsSlice()).String(), msg.Attributes.Dst.String(), "Message Dst")
+	}
+	if ev.Mark != 0 {
+		require.NotNil(t, msg.Attributes.FwMark, "Message FwMark")
+		assert.Equal(t, ev.Mark, *msg.Attributes.FwMark, "Message FwMark")
+	}
+	if ev.OIFName != "" {
+		require.NotNil(t, msg.Attributes.OIFName, "Message OIFName")
+		assert.Equal(t, ev.OIFName, *msg.Attributes.OIFName, "Message OIFName")
+	}
 	if ev.IIFName != "" {
 		require.NotNil(t, msg.Attributes.IIFName, "Message IIFName")
 		assert.Equal(t, ev.IIFName, *msg.Attributes.IIFName, "Message IIFName")
@@ -632,4 +707,56 @@ func TestIntegrationRawEvent(t *testing.T) {
 	require.GreaterOrEqual(t, len(ev.Data()), 8, "tcmsg size")
 	assert.Equal(t, uint32(index), binary.NativeEndian.Uint32(ev.Data()[4:8]), "tcm_ifindex")
 	assert.Equal(t, len(ev.Raw())-16, len(ev.Data()), "Data is Raw without the header")
+}
+
+// optionalPrefix parses s, or returns the zero Prefix for "".
+func optionalPrefix(s string) netip.Prefix {
+	if s == "" {
+		return netip.Prefix{}
+	}
+	return netip.MustParsePrefix(s)
+}
+
+// prefixBits returns the length of p as the kernel sends it, 0 when absent.
+func prefixBits(p netip.Prefix) uint8 {
+	if !p.IsValid() {
+		return 0
+	}
+	return uint8(p.Bits())
+}
+
+func TestIntegrationBridgeFDBEvents(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	ns.AddVeth(t, "va", "vb")
+	ns.IP(t, "link", "add", "br0", "type", "bridge")
+	ns.IP(t, "link", "set", "va", "master", "br0")
+	index := ns.LinkIndex(t, "va")
+	bridgeCommand, err := exec.LookPath("bridge")
+	if err != nil {
+		t.Skipf("bridge (iproute2) not found: %v", err)
+	}
+	events, errs := subscribeNS(t, ns, nlevents.Neigh)
+
+	const lladdr = "02:00:00:00:00:aa"
+	fdb := func(verb string) {
+		t.Helper()
+		out, err := exec.Command(bridgeCommand, "-n", ns.Name, "fdb", verb, lladdr, "dev", "va", "master", "permanent").CombinedOutput()
+		require.NoError(t, err, "bridge fdb %s: %s", verb, out)
+	}
+
+	fdb("add")
+	added := testutil.WaitFor(t, events, errs, waitTimeout, func(e *nlevents.NeighEvent) bool {
+		return e.HardwareAddr.String() == lladdr && !e.Deleted
+	})
+	assert.Equal(t, uint8(7), added.Family, "Family (AF_BRIDGE)")
+	assert.Equal(t, index, added.Index, "Index")
+	assert.False(t, added.IP.IsValid(), "IP of an FDB entry")
+	assert.Equal(t, nlevents.NeighPermanent, added.State, "State")
+	checkNeighMessage(t, added)
+
+	fdb("del")
+	removed := testutil.WaitFor(t, events, errs, waitTimeout, func(e *nlevents.NeighEvent) bool {
+		return e.HardwareAddr.String() == lladdr && e.Deleted
+	})
+	assert.Equal(t, index, removed.Index, "Index")
 }
