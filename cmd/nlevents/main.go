@@ -72,6 +72,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 
 // run monitors until ctx ends and returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "apply" {
+		return runApply(ctx, args[1:], stdout, stderr)
+	}
 	opts, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/nlevents/nlevents/apply"
+)
+
+// applyOptions are the parsed flags of the apply subcommand.
+type applyOptions struct {
+	file    string
+	dryRun  bool
+	enforce bool
+	netns   string
+}
+
+func parseApplyFlags(args []string, stderr io.Writer) (applyOptions, error) {
+	var opts applyOptions
+	fs := flag.NewFlagSet("nlevents apply", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: nlevents apply -f FILE [-dry-run | -enforce] [-netns PATH]\n\n"+
+			"Puts a link into the state that a JSON file describes and prints each\n"+
+			"change, one per line. For example:\n\n"+
+			"  {\"name\": \"veth0\", \"state\": \"up\", \"mtu\": 9000,\n"+
+			"   \"addresses\": [\"192.0.2.10/24\"],\n"+
+			"   \"routes\": [{\"destination\": \"198.51.100.0/24\", \"gateway\": \"192.0.2.1\"}]}\n\n"+
+			"Flags:\n")
+		fs.PrintDefaults()
+	}
+
+	fs.StringVar(&opts.file, "f", "", "read the link description from JSON `file` (- for standard input)")
+	fs.BoolVar(&opts.dryRun, "dry-run", false, "print the changes that would be made, and make none")
+	fs.BoolVar(&opts.enforce, "enforce", false, "after applying, keep the link in the described state until interrupted, printing each correction")
+	fs.StringVar(&opts.netns, "netns", "", "work in the network namespace at `path` (for example /run/netns/NAME) instead of this one")
+	if err := fs.Parse(args); err != nil {
+		return opts, err
+	}
+
+	switch {
+	case fs.NArg() > 0:
+		return opts, usageError(fs, stderr, fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+	case opts.file == "":
+		return opts, usageError(fs, stderr, "missing -f: give the JSON file that describes the link")
+	case opts.dryRun && opts.enforce:
+		return opts, usageError(fs, stderr, "-dry-run and -enforce exclude each other")
+	}
+	return opts, nil
+}
+
+func usageError(fs *flag.FlagSet, stderr io.Writer, msg string) error {
+	fmt.Fprintf(stderr, "nlevents apply: %s\n", msg)
+	fs.Usage()
+	return errors.New(msg)
+}
+
+// runApply runs the apply subcommand and returns the exit status: 0 on
+// success, 1 when the description is invalid or a change fails, and 2 for
+// invalid flags. With -enforce it runs until ctx ends.
+func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	opts, err := parseApplyFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		return 2
+	}
+
+	spec, err := readSpec(opts.file)
+	if err != nil {
+		fmt.Fprintf(stderr, "nlevents apply: %s: %v\n", opts.file, err)
+		return 1
+	}
+	var applyOpts []apply.Option
+	if opts.netns != "" {
+		applyOpts = append(applyOpts, apply.WithNetNSPath(opts.netns))
+	}
+
+	if opts.dryRun {
+		changes, err := apply.Plan(ctx, spec, applyOpts...)
+		return report(stdout, stderr, changes, err)
+	}
+
+	changes, err := apply.Apply(ctx, spec, applyOpts...)
+	if status := report(stdout, stderr, changes, err); status != 0 || !opts.enforce {
+		return status
+	}
+	return enforce(ctx, spec, applyOpts, stdout, stderr)
+}
+
+// readSpec decodes the description in the file at path, or on standard
+// input for "-".
+func readSpec(path string) (apply.Link, error) {
+	if path == "-" {
+		return apply.Decode(os.Stdin)
+	}
+
+	f, err := os.Open(path)
+	if err != nil {
+		return apply.Link{}, err
+	}
+	defer f.Close()
+	return apply.Decode(f)
+}
+
+// report prints the changes, one per line, then err, and returns the exit
+// status. Changes made before an error are printed too.
+func report(stdout, stderr io.Writer, changes apply.Changes, err error) int {
+	if len(changes) > 0 || err == nil {
+		fmt.Fprintln(stdout, changes)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "nlevents apply: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// enforce prints each correction until ctx ends. Errors are printed and
+// enforcement goes on, unless the subscription fails.
+func enforce(ctx context.Context, spec apply.Link, opts []apply.Option, stdout, stderr io.Writer) int {
+	corrections, errs, err := apply.Enforce(ctx, spec, opts...)
+	if err != nil {
+		fmt.Fprintf(stderr, "nlevents apply: %v\n", err)
+		return 1
+	}
+
+	status := 0
+	for corrections != nil || errs != nil {
+		select {
+		case c, ok := <-corrections:
+			if !ok {
+				corrections = nil
+				continue
+			}
+			fmt.Fprintln(stdout, c)
+		case err, ok := <-errs:
+			if !ok {
+				errs = nil
+				continue
+			}
+			fmt.Fprintf(stderr, "nlevents apply: %v\n", err)
+			status = 1
+		}
+	}
+	if ctx.Err() != nil {
+		return 0 // interrupted, as -enforce expects
+	}
+	return status
+}

@@ -1,0 +1,228 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/nlevents/nlevents/testutil"
+)
+
+// writeSpec writes a JSON description to a temporary file and returns its
+// path.
+func writeSpec(t *testing.T, json string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "link.json")
+	require.NoError(t, os.WriteFile(path, []byte(json), 0o600))
+	return path
+}
+
+// runCLI runs the program in-process and returns its exit status, stdout
+// and stderr.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	status := run(context.Background(), args, &stdout, &stderr)
+	return status, stdout.String(), stderr.String()
+}
+
+func TestApplyFlags(t *testing.T) {
+	path := writeSpec(t, `{"name": "va"}`)
+	cases := []struct {
+		name   string
+		args   []string
+		stderr string
+	}{
+		{"unknown flag", []string{"apply", "-bogus"}, "flag provided but not defined: -bogus"},
+		{"missing file flag", []string{"apply"}, "missing -f"},
+		{"dry run and enforce", []string{"apply", "-f", path, "-dry-run", "-enforce"}, "-dry-run and -enforce exclude each other"},
+		{"extra argument", []string{"apply", "-f", path, "extra"}, `unexpected argument "extra"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			status, stdout, stderr := runCLI(t, tc.args...)
+			assert.Equal(t, 2, status)
+			assert.Empty(t, stdout)
+			assert.Contains(t, stderr, tc.stderr)
+			assert.Contains(t, stderr, "Usage: nlevents apply")
+		})
+	}
+}
+
+func TestApplyHelp(t *testing.T) {
+	status, _, stderr := runCLI(t, "apply", "-h")
+	assert.Equal(t, 0, status)
+	assert.Contains(t, stderr, "-dry-run")
+}
+
+func TestApplyInvalidFile(t *testing.T) {
+	cases := []struct {
+		name   string
+		json   string
+		stderr []string
+	}{
+		{"unknown field", `{"name": "va", "mtux": 9000}`, []string{"mtux", "unknown field"}},
+		{"unknown route field", `{"name": "va", "routes": [{"destination": "0.0.0.0/0", "metrc": 1}]}`, []string{"routes[0].metrc", "unknown field"}},
+		{"wrong type", `{"name": "va", "mtu": "9000"}`, []string{"mtu", "got a JSON string, expected an integer"}},
+		{"invalid prefix", `{"name": "va", "addresses": ["192.0.2.300/24"]}`, []string{"addresses[0]", "192.0.2.300/24"}},
+		{"mtu out of range", `{"name": "va", "mtu": 70000}`, []string{"mtu", "70000", "out of range"}},
+		{"not JSON", `name: va`, []string{"invalid JSON"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			status, stdout, stderr := runCLI(t, "apply", "-f", writeSpec(t, tc.json))
+			assert.Equal(t, 1, status)
+			assert.Empty(t, stdout)
+			for _, s := range tc.stderr {
+				assert.Contains(t, stderr, s)
+			}
+		})
+	}
+
+	status, _, stderr := runCLI(t, "apply", "-f", filepath.Join(t.TempDir(), "missing.json"))
+	assert.Equal(t, 1, status)
+	assert.Contains(t, stderr, "no such file or directory")
+}
+
+func TestIntegrationApplyCommand(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	ns.AddVeth(t, "va", "vb")
+	path := writeSpec(t, `{
+		"name": "va",
+		"mtu": 9000,
+		"addresses": ["192.0.2.10/24"],
+		"routes": [{"destination": "198.51.100.0/24", "gateway": "192.0.2.1", "table": 100, "metric": 10}]
+	}`)
+	want := "set mtu 1500 -> 9000\nadd address 192.0.2.10/24\nadd route 198.51.100.0/24 via 192.0.2.1 table 100 metric 10\n"
+
+	status, stdout, stderr := runCLI(t, "apply", "-f", path, "-netns", ns.Path, "-dry-run")
+	assert.Equal(t, 0, status, stderr)
+	assert.Equal(t, want, stdout)
+	assert.Contains(t, ns.IP(t, "link", "show", "dev", "va"), "mtu 1500", "-dry-run changed the MTU")
+
+	status, stdout, stderr = runCLI(t, "apply", "-f", path, "-netns", ns.Path)
+	assert.Equal(t, 0, status, stderr)
+	assert.Equal(t, want, stdout)
+	assert.Contains(t, ns.IP(t, "link", "show", "dev", "va"), "mtu 9000")
+	assert.Contains(t, ns.IP(t, "route", "show", "table", "100"), "198.51.100.0/24 via 192.0.2.1 dev va")
+
+	status, stdout, _ = runCLI(t, "apply", "-f", path, "-netns", ns.Path)
+	assert.Equal(t, 0, status)
+	assert.Equal(t, "no changes\n", stdout)
+}
+
+func TestIntegrationApplyCommandErrors(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	ns.AddVeth(t, "va", "vb")
+
+	// A gateway outside the link's prefixes is rejected before any change.
+	path := writeSpec(t, `{"name": "va", "mtu": 9000, "addresses": ["192.0.2.10/24"],
+		"routes": [{"destination": "198.51.100.0/24", "gateway": "203.0.113.1"}]}`)
+	status, stdout, stderr := runCLI(t, "apply", "-f", path, "-netns", ns.Path)
+	assert.Equal(t, 1, status)
+	assert.Empty(t, stdout)
+	assert.Contains(t, stderr, `invalid routes[0].gateway "203.0.113.1"`)
+	assert.Contains(t, ns.IP(t, "link", "show", "dev", "va"), "mtu 1500")
+
+	// A change that the kernel rejects: the changes before it are printed.
+	ns.IP(t, "link", "set", "va", "down")
+	path = writeSpec(t, `{"name": "va", "mtu": 9000, "routes": [{"destination": "198.51.100.0/24"}]}`)
+	status, stdout, stderr = runCLI(t, "apply", "-f", path, "-netns", ns.Path)
+	assert.Equal(t, 1, status)
+	assert.Equal(t, "set mtu 1500 -> 9000\n", stdout)
+	assert.Contains(t, stderr, "add route 198.51.100.0/24 failed: ENETDOWN")
+
+	// A link that does not exist.
+	path = writeSpec(t, `{"name": "missing0"}`)
+	status, _, stderr = runCLI(t, "apply", "-f", path, "-netns", ns.Path)
+	assert.Equal(t, 1, status)
+	assert.Contains(t, stderr, "link not found")
+}
+
+// lineWriter sends each line written to it on a channel.
+type lineWriter struct {
+	w     *io.PipeWriter
+	lines chan string
+}
+
+func newLineWriter() *lineWriter {
+	r, w := io.Pipe()
+	lw := &lineWriter{w: w, lines: make(chan string, 100)}
+	go func() {
+		scanner := bufio.NewScanner(r)
+		for scanner.Scan() {
+			lw.lines <- scanner.Text()
+		}
+		close(lw.lines)
+	}()
+	return lw
+}
+
+func (lw *lineWriter) Write(p []byte) (int, error) { return lw.w.Write(p) }
+
+// waitLine waits for a line that contains s.
+func (lw *lineWriter) waitLine(t *testing.T, s string) {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	var seen []string
+	for {
+		select {
+		case line, ok := <-lw.lines:
+			if !ok {
+				t.Fatalf("output ended without %q; lines: %q", s, seen)
+			}
+			if strings.Contains(line, s) {
+				return
+			}
+			seen = append(seen, line)
+		case <-timeout:
+			t.Fatalf("no line with %q within 5s; lines: %q", s, seen)
+		}
+	}
+}
+
+func TestIntegrationApplyCommandEnforce(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ns := testutil.NewNetNS(t)
+	ns.AddVeth(t, "va", "vb")
+	path := writeSpec(t, `{"name": "va", "mtu": 9000, "addresses": ["192.0.2.10/24"]}`)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout := newLineWriter()
+	var stderr bytes.Buffer
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, []string{"apply", "-f", path, "-netns", ns.Path, "-enforce"}, stdout, &stderr)
+	}()
+
+	stdout.waitLine(t, "add address 192.0.2.10/24")
+	ns.IP(t, "link", "set", "va", "mtu", "1400")
+	stdout.waitLine(t, "set mtu 1400 -> 9000")
+	ns.IP(t, "addr", "flush", "dev", "va")
+	stdout.waitLine(t, "add address 192.0.2.10/24")
+
+	cancel()
+	select {
+	case status := <-done:
+		assert.Equal(t, 0, status, stderr.String())
+	case <-time.After(5 * time.Second):
+		t.Fatal("apply -enforce did not end within 5s of cancellation")
+	}
+	stdout.w.Close()
+	for range stdout.lines {
+	}
+	assert.Contains(t, ns.IP(t, "addr", "show", "dev", "va"), "192.0.2.10/24")
+}
