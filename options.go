@@ -24,14 +24,15 @@ const DefaultReceiveBuffer = 4 << 20
 
 // config is the result of applying the options.
 type config struct {
-	netnsFD       int  // -1 for none
-	netnsFDGiven  bool // WithNetNS was passed, so a negative netnsFD is invalid
-	netnsPath     string
-	receiveBuffer int
-	dump          bool
-	resync        bool
-	strictDecode  bool
-	inferDeletes  bool
+	netnsFD        int  // -1 for none
+	netnsFDGiven   bool // WithNetNS was passed, so a negative netnsFD is invalid
+	netnsPath      string
+	netnsPathGiven bool // WithNetNSPath was passed, so an empty netnsPath is invalid
+	receiveBuffer  int
+	dump           bool
+	resync         bool
+	strictDecode   bool
+	inferDeletes   bool
 }
 
 func newConfig(groups Groups, opts []Option) (*config, error) {
@@ -63,6 +64,9 @@ func (c *config) validate(groups Groups) error {
 	if c.netnsFDGiven && c.netnsFD < 0 {
 		return fmt.Errorf("nlevents: invalid network namespace fd %d: pass an open fd of /run/netns/NAME or /proc/PID/ns/net", c.netnsFD)
 	}
+	if c.netnsPathGiven && c.netnsPath == "" {
+		return errors.New("nlevents: empty network namespace path: pass /run/netns/NAME or /proc/PID/ns/net")
+	}
 	if c.netnsFD >= 0 && c.netnsPath != "" {
 		return errors.New("nlevents: WithNetNS and WithNetNSPath both given: pick one namespace")
 	}
@@ -92,7 +96,7 @@ func WithNetNS(fd int) Option {
 // "/run/netns/blue" (created by ip netns add) or "/proc/1234/ns/net". See
 // WithNetNS.
 func WithNetNSPath(path string) Option {
-	return optionFunc(func(c *config) { c.netnsPath = path })
+	return optionFunc(func(c *config) { c.netnsPath, c.netnsPathGiven = path, true })
 }
 
 // WithReceiveBuffer sets the socket receive buffer, in bytes: the queue in
