@@ -3,6 +3,7 @@ package nlevents_test
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -70,11 +71,27 @@ func TestIntegrationScriptedOrder(t *testing.T) {
 	ipBatch(t, ns, script.String())
 
 	items := addMarker(t, ns, events, errs)
+
+	// The loop reuses its receive buffer, and names alias each event's own
+	// copy of the bytes. Reading them after everything arrived, and after a
+	// collection, catches an event that aliases the buffer or memory the
+	// collector has freed.
+	runtime.GC()
 	var got []string
 	for _, it := range items {
 		require.NoError(t, it.Err)
 		if d := describeScripted(it.Event); d != "" {
 			got = append(got, d)
+		}
+		if l, ok := it.Event.(*nlevents.LinkEvent); ok {
+			msg, err := l.Message()
+			require.NoError(t, err)
+			assert.Equal(t, msg.Attributes.Name, l.Name, "Name of %v", l)
+		}
+		if a, ok := it.Event.(*nlevents.AddrEvent); ok && a.Family == 2 {
+			msg, err := a.Message()
+			require.NoError(t, err)
+			assert.Equal(t, msg.Attributes.Label, a.Label, "Label of %v", a)
 		}
 	}
 	assert.Equal(t, want, got)
