@@ -78,8 +78,14 @@ func TestIntegrationLinkEvents(t *testing.T) {
 	assert.Equal(t, bridgeIndex, port.MasterIndex, "MasterIndex")
 	assert.Equal(t, "veth", port.Kind, "Kind")
 
-	ns.IP(t, "link", "del", "va")
-	deleted := waitLink(t, events, errs, func(e *nlevents.LinkEvent) bool { return e.Name == "va" && e.Deleted })
+	// A rename keeps the index; only a link that is down can be renamed.
+	ns.IP(t, "link", "set", "va", "name", "vc")
+	renamed := waitLink(t, events, errs, func(e *nlevents.LinkEvent) bool { return e.Index == index && e.Name != "va" })
+	assert.Equal(t, "vc", renamed.Name, "Name after rename")
+	assert.False(t, renamed.Deleted, "Deleted after rename")
+
+	ns.IP(t, "link", "del", "vc")
+	deleted := waitLink(t, events, errs, func(e *nlevents.LinkEvent) bool { return e.Name == "vc" && e.Deleted })
 	assert.Equal(t, index, deleted.Index, "Index")
 	assert.Equal(t, "RTM_DELLINK", deleted.MessageType(), "MessageType")
 }
@@ -88,10 +94,17 @@ func TestIntegrationBridgePortLeave(t *testing.T) {
 	ns := testutil.NewNetNS(t)
 	ns.AddVeth(t, "va", "vb")
 	ns.IP(t, "link", "add", "br0", "type", "bridge")
-	ns.IP(t, "link", "set", "va", "master", "br0")
 	portIndex := ns.LinkIndex(t, "va")
 	bridgeIndex := ns.LinkIndex(t, "br0")
 	events, errs := subscribeNS(t, ns, nlevents.Link)
+
+	ns.IP(t, "link", "set", "va", "master", "br0")
+	joined := testutil.WaitFor(t, events, errs, waitTimeout, func(e *nlevents.BridgePortEvent) bool {
+		return e.Index == portIndex
+	})
+	assert.False(t, joined.Deleted, "Deleted when joining")
+	assert.Equal(t, bridgeIndex, joined.MasterIndex, "MasterIndex when joining")
+	assert.Equal(t, "RTM_NEWLINK", joined.MessageType(), "MessageType when joining")
 
 	ns.IP(t, "link", "set", "va", "nomaster")
 	items := addMarker(t, ns, events, errs)
