@@ -17,6 +17,7 @@ func TestIntegrationStreamBreak(t *testing.T) {
 	ns := testutil.NewNetNS(t)
 	prepareLeakCheck(t, ns)
 
+	existing := goleak.IgnoreCurrent()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 
@@ -41,7 +42,7 @@ func TestIntegrationStreamBreak(t *testing.T) {
 
 	// Stream returns once both channels are closed. The goroutine returns
 	// just after closing them, and goleak's retries cover that last step.
-	goleak.VerifyNone(t)
+	goleak.VerifyNone(t, existing)
 	assert.NotContains(t, stacks(), loopFunction, "loop goroutine after break")
 }
 
