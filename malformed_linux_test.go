@@ -6,9 +6,9 @@ import (
 )
 
 // TestMalformedThroughLoop feeds each hand-made datagram to the
-// subscription loop's delivery path and checks that it sends exactly what
-// decodeDatagram, the model that the table test and the fuzz targets check,
-// returns.
+// subscription loop's delivery path. The loop must send exactly what
+// decodeDatagram returns, the model that the table test and the fuzz
+// targets check.
 func TestMalformedThroughLoop(t *testing.T) {
 	for _, tc := range malformedCases() {
 		t.Run(tc.name, func(t *testing.T) {
