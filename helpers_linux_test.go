@@ -101,16 +101,17 @@ func checkNoFDLeak(t *testing.T) {
 	})
 }
 
-// waitForStack waits until some goroutine's stack contains fn, for example
-// "(*loop).sendEvent", and fails the test after waitTimeout. It detects that
-// the loop has reached a blocking point, without sleeping for a guessed time.
+// waitForStack waits until some goroutine's stack has a call to the function
+// fn, for example "(*loop).sendEvent", and fails the test after waitTimeout.
+// It detects that the loop has reached a blocking point, without sleeping for
+// a guessed time.
 func waitForStack(t *testing.T, fn string) {
 	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)
-		if strings.Contains(string(buf[:n]), fn) {
+		if stackHasCall(buf[:n], fn) {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -141,4 +142,11 @@ func addMarker(t *testing.T, ns *testutil.NetNS, events <-chan nlevents.Event, e
 func stacks() string {
 	buf := make([]byte, 1<<20)
 	return string(buf[:runtime.Stack(buf, true)])
+}
+
+// stackHasCall reports whether a stack dump has a frame of the function fn.
+// The frame's opening parenthesis is part of the match, so that a function
+// whose name starts with fn ("waitRoute" for "wait") does not count.
+func stackHasCall(stack []byte, fn string) bool {
+	return strings.Contains(string(stack), fn+"(")
 }

@@ -26,15 +26,15 @@ import (
 // loopFunction is the function that every subscription's goroutine runs.
 const loopFunction = "nlevents.(*loop).run"
 
-// waitForStackGone waits until no goroutine's stack contains fn, and fails
-// the test after waitTimeout.
+// waitForStackGone waits until no goroutine's stack has a call to the
+// function fn, and fails the test after waitTimeout.
 func waitForStackGone(t *testing.T, fn string) {
 	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)
-		if !strings.Contains(string(buf[:n]), fn) {
+		if !stackHasCall(buf[:n], fn) {
 			return
 		}
 		if time.Now().After(deadline) {
