@@ -171,6 +171,23 @@ func TestIntegrationApplyFields(t *testing.T) {
 			},
 		},
 		{
+			// Adding the address adds its prefix route, which is the listed
+			// route, so Apply does not add it.
+			name: "prefix route",
+			spec: Link{
+				Name:      "va",
+				Addresses: prefixes("192.0.2.10/24"),
+				Routes:    []Route{{Destination: netip.MustParsePrefix("192.0.2.0/24")}},
+			},
+			plan: func(snapshot) []string {
+				return []string{"add address 192.0.2.10/24", "add route 192.0.2.0/24"}
+			},
+			done: []string{"add address 192.0.2.10/24"},
+			check: func(t *testing.T, ns *testutil.NetNS) {
+				assert.Contains(t, ns.IP(t, "route", "show", "192.0.2.0/24"), "192.0.2.0/24 dev va proto kernel")
+			},
+		},
+		{
 			name: "route gateway",
 			setup: func(t *testing.T, ns *testutil.NetNS) {
 				ns.IP(t, "addr", "add", "192.0.2.10/24", "dev", "va")

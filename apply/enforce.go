@@ -33,8 +33,8 @@ type Correction struct {
 	// Link is the link's name.
 	Link string
 
-	// LinkDeleted is true when the link that Enforce last saw was deleted,
-	// or replaced by another link with the same name.
+	// LinkDeleted is true when the link that Enforce last saw is gone:
+	// deleted, renamed, or replaced by another link with the same name.
 	LinkDeleted bool
 
 	// Changes are the changes made, in order. It is empty when the link was
@@ -72,10 +72,10 @@ func (c Correction) String() string {
 // rtnetlink socket or the subscription are returned at once, and the
 // channels are then nil. After a nil error:
 //
-//   - One goroutine sends on both channels, one value at a time; both are
-//     unbuffered. While the consumer does not read, Enforce does not check;
-//     notifications wait in the kernel's socket buffer, and if that
-//     overflows, Enforce checks once the consumer reads again.
+//   - One goroutine sends on both channels, one value at a time, and both
+//     are unbuffered. While the consumer does not read, Enforce does not
+//     check, and notifications wait in the kernel's socket buffer. If that
+//     buffer overflows, Enforce checks once the consumer reads again.
 //   - Enforce acts only when the kernel's state differs from spec, so the
 //     notifications of its own changes lead to a check that finds nothing to
 //     do. A program that keeps undoing Enforce's changes is corrected each

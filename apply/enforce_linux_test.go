@@ -257,3 +257,25 @@ func TestIntegrationEnforceInvalid(t *testing.T) {
 	_, _, err = Enforce(context.Background(), Link{Name: "va"}, WithNetNSPath(filepath.Join(t.TempDir(), "missing")))
 	assert.ErrorContains(t, err, "open network namespace")
 }
+
+// TestIntegrationEnforceLoopback enforces a state on lo, the link that every
+// check's barrier sends its no-op change to: the barrier must not cause
+// notifications, or each check would start another.
+func TestIntegrationEnforceLoopback(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	spec := Link{Name: "lo", State: StateUp, Addresses: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/8"), netip.MustParsePrefix("::1/128")}}
+	e := startEnforce(t, ns, spec)
+
+	c, _ := e.next(t, nil)
+	assert.Equal(t, "set state down -> up", c.Changes[0].String())
+	emptyCheck := func(r checkResult) bool {
+		return r.Err == nil && len(r.Correction.Changes) == 0
+	}
+	e.waitCheck(t, emptyCheck)
+
+	for _, qlen := range []string{"500", "600", "700"} {
+		ns.IP(t, "link", "set", "lo", "txqueuelen", qlen)
+		n := e.waitCheck(t, emptyCheck)
+		assert.Equal(t, 1, n, "checks after setting txqueuelen %s", qlen)
+	}
+}

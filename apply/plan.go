@@ -7,14 +7,21 @@ import (
 )
 
 // maxRounds is how many times Apply reads the kernel's state and makes the
-// changes it finds. One round is enough unless a change undoes another: for
-// example, setting a link down makes the kernel remove its IPv6 addresses,
-// which the next round adds again. Creating a link takes a round of its own.
-const maxRounds = 4
+// changes it finds. Each round makes the changes of one phase (see phase),
+// so a plan that touches the link, its addresses and its routes takes three
+// rounds, four with a CreateLink, and one more to find nothing left. A
+// round more is needed when the kernel undoes a change itself, for example
+// when the removal of a primary IPv4 address takes the secondaries with it.
+const maxRounds = 8
 
 // Plan validates spec, reads the link's state from the kernel and returns
 // the changes that Apply would make now, without making them: a dry run.
 // An empty result means that the link matches spec.
+//
+// NOTE: the kernel makes some changes itself as a result of others, so
+// Apply can make fewer changes than Plan lists, or more. For example,
+// setting lo up adds its addresses. Removing a primary IPv4 address removes
+// the secondaries of its subnet, which Apply then adds again.
 //
 // When the link does not exist and spec allows creating it, the plan starts
 // with a CreateLink change, and the changes after it have no From value.
@@ -94,7 +101,7 @@ func (c *conn) apply(ctx context.Context, spec Link, st *kernelState) (Changes, 
 				spec.Name, maxRounds, changes)
 		}
 
-		for _, ch := range changes {
+		for i, ch := range changes {
 			if err := ctx.Err(); err != nil {
 				return done, st, err
 			}
@@ -102,12 +109,30 @@ func (c *conn) apply(ctx context.Context, spec Link, st *kernelState) (Changes, 
 				return done, st, &ApplyError{Change: ch, Done: done, Err: err}
 			}
 			done = append(done, ch)
-			if ch.Action == CreateLink {
-				break // The rest of the plan needs the new link's index and state.
+			if i+1 < len(changes) && phase(changes[i+1].Action) != phase(ch.Action) {
+				break
 			}
 		}
 		st = nil
 	}
+}
+
+// phase groups the actions whose changes can make the kernel change more by
+// itself, so that Apply plans the next group from a fresh read. A new link
+// has an index that the plan does not know yet. Setting a link up adds
+// addresses (on lo) and prefix routes, and setting it down removes IPv6
+// addresses and routes. Adding an address adds its prefix route, which may
+// be a route that the description lists.
+func phase(a Action) int {
+	switch a {
+	case CreateLink:
+		return 0
+	case SetHardwareAddr, SetMTU, SetState:
+		return 1
+	case RemoveAddress, AddAddress:
+		return 2
+	}
+	return 3
 }
 
 // make makes one change to the link with the given index.
