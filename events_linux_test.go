@@ -55,6 +55,7 @@ func TestIntegrationLinkEvents(t *testing.T) {
 	ns.IP(t, "link", "set", "va", "up")
 	up := waitLink(t, events, errs, func(e *nlevents.LinkEvent) bool { return e.Name == "va" && e.Up() })
 	assert.NotZero(t, up.Flags&nlevents.FlagUp, "Flags has FlagUp")
+	assert.NotZero(t, up.Change&nlevents.FlagUp, "Change has FlagUp")
 	assert.NotEqual(t, nlevents.OperUp, up.OperState, "OperState without carrier")
 
 	ns.IP(t, "link", "set", "vb", "up")
@@ -302,6 +303,7 @@ func TestIntegrationRouteEvents(t *testing.T) {
 		assert.Equal(t, nlevents.ScopeUniverse, added.Scope, "Scope")
 		assert.Equal(t, nlevents.RouteUnicast, added.Type, "Type")
 		assert.Zero(t, added.Header.Flags&nlmFReplace, "Header.Flags has no NLM_F_REPLACE")
+		assert.Equal(t, fmt.Sprintf("new route 198.51.100.0/24 via 192.0.2.1 dev %d table 1000 proto static scope global metric 100", index), added.String(), "String")
 		checkRouteMessage(t, added)
 
 		ns.IP(t, "route", "replace", "198.51.100.0/24", "via", "192.0.2.2", "dev", "va", "metric", "100", "table", "1000", "proto", "static")
