@@ -192,3 +192,18 @@ func TestIntegrationReceiveBufferWithoutNetAdmin(t *testing.T) {
 	// SO_RCVBUF caps the request at rmem_max, then the kernel doubles it.
 	assert.Equal(t, 2*limit, got, "SO_RCVBUF")
 }
+
+func TestIntegrationNetNSIsolation(t *testing.T) {
+	watched := testutil.NewNetNS(t)
+	other := testutil.NewNetNS(t)
+	events, errs := subscribeNS(t, watched, nlevents.Link)
+
+	other.IP(t, "link", "add", "other0", "type", "bridge")
+	items := addMarker(t, watched, events, errs)
+	for _, it := range items {
+		require.NoError(t, it.Err)
+		if l, ok := it.Event.(*nlevents.LinkEvent); ok {
+			assert.NotEqual(t, "other0", l.Name, "event from another namespace: %v", l)
+		}
+	}
+}
