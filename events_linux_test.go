@@ -367,6 +367,17 @@ func TestIntegrationRouteEvents(t *testing.T) {
 		assert.Len(t, removed.NextHops, 2, "NextHops of the deletion")
 	})
 
+	t.Run("ipv4 via ipv6 gateway", func(t *testing.T) {
+		// The kernel reports an IPv6 next hop of an IPv4 route in RTA_VIA,
+		// which rtnetlink/v2 (v2.0.2) does not decode; the lean field has it.
+		ns.IP(t, "route", "add", "198.51.100.192/26", "via", "inet6", "fe80::1", "dev", "va")
+		added := waitRoute("198.51.100.192/26", isNew)
+		assert.Equal(t, netip.MustParseAddr("fe80::1"), added.Gateway, "Gateway")
+		assert.Equal(t, index, added.OutIndex, "OutIndex")
+		_, err := added.Message()
+		assert.NoError(t, err, "Message")
+	})
+
 	t.Run("ipv4 nexthop object", func(t *testing.T) {
 		ns.IP(t, "nexthop", "add", "id", "17", "via", "192.0.2.1", "dev", "va")
 		ns.IP(t, "route", "add", "198.51.100.128/26", "nhid", "17")
