@@ -2,6 +2,7 @@ package nlevents_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -206,4 +207,92 @@ func TestIntegrationNetNSIsolation(t *testing.T) {
 			assert.NotEqual(t, "other0", l.Name, "event from another namespace: %v", l)
 		}
 	}
+}
+
+// fillFDTable lowers the soft limit on open files to limit and opens fds
+// until every number below it is taken, then closes the last free of them,
+// so that exactly free numbers are available. It
+// restores the limit and closes its fds when the test ends.
+func fillFDTable(t *testing.T, limit uint64, free int) {
+	t.Helper()
+	var saved unix.Rlimit
+	require.NoError(t, unix.Getrlimit(unix.RLIMIT_NOFILE, &saved))
+	lowered := unix.Rlimit{Cur: limit, Max: saved.Max}
+	require.NoError(t, unix.Setrlimit(unix.RLIMIT_NOFILE, &lowered))
+
+	var fillers []int
+	t.Cleanup(func() {
+		for _, fd := range fillers {
+			unix.Close(fd)
+		}
+		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &saved); err != nil {
+			t.Errorf("restore RLIMIT_NOFILE: %v", err)
+		}
+	})
+	for {
+		fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if errors.Is(err, unix.EMFILE) {
+			break
+		}
+		require.NoError(t, err)
+		fillers = append(fillers, fd)
+	}
+	require.GreaterOrEqual(t, len(fillers), free, "fds opened to fill the table")
+	for range free {
+		unix.Close(fillers[len(fillers)-1])
+		fillers = fillers[:len(fillers)-1]
+	}
+}
+
+func TestIntegrationSubscribeOutOfFDs(t *testing.T) {
+	tests := []struct {
+		name     string
+		free     int
+		netns    bool
+		contains string
+	}{
+		{"no fd for the socket", 0, false, "socket"},
+		{"no fds for the pipe", 1, false, "pipe2"},
+		{"one fd for the pipe", 2, false, "pipe2"},
+		{"no fd for the namespace", 0, true, "open network namespace"},
+		{"no fd for the thread's namespace", 1, true, "open this thread's network namespace"},
+		{"no fd for the socket in a namespace", 2, true, "socket"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var opts []nlevents.Option
+			if tt.netns {
+				ns := testutil.NewNetNS(t)
+				opts = append(opts, nlevents.WithNetNSPath(ns.Path))
+			}
+			// The limit leaves room above the fds the test process has open.
+			fillFDTable(t, 512, tt.free)
+
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			events, errs, err := nlevents.Subscribe(ctx, nlevents.Link, opts...)
+			if err == nil {
+				cancel()
+				assert.NoError(t, waitClosed(events, errs, waitTimeout))
+				t.Fatal("Subscribe succeeded with a full fd table")
+			}
+			assert.ErrorIs(t, err, unix.EMFILE)
+			assert.Contains(t, err.Error(), tt.contains)
+
+			// Subscribe must have closed whatever it opened before failing,
+			// so all the free fds can be opened again.
+			var reopened []int
+			defer func() {
+				for _, fd := range reopened {
+					unix.Close(fd)
+				}
+			}()
+			for range tt.free {
+				fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+				require.NoError(t, err, "an fd that Subscribe left open")
+				reopened = append(reopened, fd)
+			}
+		})
+	}
+	checkThreadNamespaces(t)
 }
