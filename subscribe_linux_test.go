@@ -211,8 +211,8 @@ func TestIntegrationNetNSIsolation(t *testing.T) {
 
 // fillFDTable lowers the soft limit on open files to limit and opens fds
 // until every number below it is taken, then closes the last free of them,
-// so that exactly free numbers are available. It
-// restores the limit and closes its fds when the test ends.
+// so that exactly free numbers are available. It restores the limit and
+// closes its fds when the test ends.
 func fillFDTable(t *testing.T, limit uint64, free int) {
 	t.Helper()
 	var saved unix.Rlimit
