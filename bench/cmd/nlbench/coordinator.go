@@ -31,6 +31,7 @@ type run struct {
 	Errors     int64   `json:"errors"`
 	FirstError string  `json:"first_error,omitempty"`
 	CPUNanos   int64   `json:"cpu_ns"`
+	Switches   int64   `json:"switches"`
 	Mallocs    uint64  `json:"mallocs"`
 	AllocBytes uint64  `json:"alloc_bytes"`
 	P50Micros  float64 `json:"p50_us"`
@@ -63,7 +64,7 @@ func coordinate(o options) error {
 				return err
 			}
 			for round := range o.rounds {
-				for _, receiver := range rotate(receiverNames, round) {
+				for _, receiver := range rotate(splitList(o.receivers), round) {
 					r, err := runOnce(gen, state, w, buffer, rcvbuf, receiver, o.changes)
 					if err != nil {
 						return fmt.Errorf("%s/%s/%s round %d: %w", w.name, buffer, receiver, round+1, err)
@@ -87,12 +88,12 @@ func coordinate(o options) error {
 
 func bufferBytes(setting string, large int) (int, error) {
 	switch setting {
-	case "large":
+	case "large", "queued":
 		return large, nil
 	case "default":
 		return 0, nil
 	}
-	return 0, fmt.Errorf("invalid buffer setting %q: use large or default", setting)
+	return 0, fmt.Errorf("invalid buffer setting %q: use queued, large or default", setting)
 }
 
 // rotate returns names starting at index round, so that no receiver always
@@ -126,7 +127,7 @@ func runOnce(gen *netlink.Conn, state *workloadState, w workload, buffer string,
 	}
 	defer unix.Close(ref)
 
-	child, err := startChild(receiver, w, rcvbuf, changes)
+	child, err := startChild(receiver, w, rcvbuf, changes, buffer == "queued")
 	if err != nil {
 		return r, err
 	}
@@ -149,7 +150,7 @@ func runOnce(gen *netlink.Conn, state *workloadState, w workload, buffer string,
 	}
 
 	r.Received, r.Overruns, r.Errors, r.FirstError = res.Received, res.Overruns, res.Errors, res.FirstError
-	r.CPUNanos, r.Mallocs, r.AllocBytes = res.CPUNanos, res.Mallocs, res.AllocBytes
+	r.CPUNanos, r.Switches, r.Mallocs, r.AllocBytes = res.CPUNanos, res.Switches, res.Mallocs, res.AllocBytes
 	r.P50Micros, r.P99Micros = latencies(sentAt, res.ReceivedAt)
 	return r, nil
 }
@@ -223,13 +224,13 @@ type child struct {
 	stdout *bufio.Reader
 }
 
-func startChild(receiver string, w workload, rcvbuf, changes int) (*child, error) {
+func startChild(receiver string, w workload, rcvbuf, changes int, queued bool) (*child, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(self, "-role=receiver", "-receiver="+receiver, "-workload="+w.name,
-		"-changes="+strconv.Itoa(changes), "-rcvbuf="+strconv.Itoa(rcvbuf))
+		"-changes="+strconv.Itoa(changes), "-rcvbuf="+strconv.Itoa(rcvbuf), "-queued="+strconv.FormatBool(queued))
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -294,9 +295,9 @@ func latencies(sentAt, receivedAt []int64) (p50, p99 float64) {
 }
 
 func logRun(r run) {
-	fmt.Fprintf(os.Stderr, "%-5s %-7s round %d %-11s expected %6d received %6d overruns %2d errors %d cpu %6.0f ns/event allocs %5.1f/event p50 %7.0f us p99 %7.0f us (generated in %.2fs) %s\n",
+	fmt.Fprintf(os.Stderr, "%-5s %-7s round %d %-11s expected %6d received %6d overruns %2d errors %d cpu %6.0f ns/event switches %4.2f/event allocs %5.1f/event p50 %7.0f us p99 %7.0f us (generated in %.2fs) %s\n",
 		r.Workload, r.Buffer, r.Round, r.Receiver, r.Expected, r.Received, r.Overruns, r.Errors,
-		perEvent(float64(r.CPUNanos), r.Received), perEvent(float64(r.Mallocs), r.Received),
+		perEvent(float64(r.CPUNanos), r.Received), perEvent(float64(r.Switches), r.Received), perEvent(float64(r.Mallocs), r.Received),
 		r.P50Micros, r.P99Micros, r.Seconds, r.FirstError)
 }
 

@@ -29,10 +29,12 @@ type options struct {
 	receiver    string
 	workload    string
 	workloads   string
+	receivers   string
 	buffers     string
 	changes     int
 	rounds      int
 	rcvbuf      int
+	queued      bool
 	largeBuffer int
 	jsonPath    string
 }
@@ -43,10 +45,12 @@ func main() {
 	flag.StringVar(&o.receiver, "receiver", "", "internal: receiver to run (raw, nlevents, vishvananda, mdlayher)")
 	flag.StringVar(&o.workload, "workload", "", "internal: the receiver's workload")
 	flag.StringVar(&o.workloads, "workloads", "addr,link,route", "comma-separated workloads to run: addr, link, route")
-	flag.StringVar(&o.buffers, "buffers", "large,default", "comma-separated receive buffer settings: large (-large-buffer bytes, forced) and default (each library's own)")
+	flag.StringVar(&o.receivers, "receivers", strings.Join(receiverNames, ","), "comma-separated receivers to run: raw, nlevents, vishvananda, mdlayher")
+	flag.StringVar(&o.buffers, "buffers", "queued,large,default", "comma-separated receive buffer settings: queued (large, and the receiver reads only after the workload), large (-large-buffer bytes, forced) and default (each library's own)")
 	flag.IntVar(&o.changes, "changes", 20000, "changes per workload run; each makes at least one notification")
 	flag.IntVar(&o.rounds, "rounds", 5, "rounds; each runs every receiver once per workload and buffer setting")
 	flag.IntVar(&o.rcvbuf, "rcvbuf", 0, "internal: the receiver's socket receive buffer in bytes, 0 for its default")
+	flag.BoolVar(&o.queued, "queued", false, "internal: start consuming only after the workload is over")
 	flag.IntVar(&o.largeBuffer, "large-buffer", 256<<20, "receive buffer of the large setting, in bytes, set with SO_RCVBUFFORCE")
 	flag.StringVar(&o.jsonPath, "json", "", "also write every run's figures to this file as JSON")
 	flag.Parse()
@@ -91,7 +95,7 @@ func receive(o options) error {
 	if err != nil {
 		return err
 	}
-	return runReceiver(o.receiver, w, o.changes, o.rcvbuf)
+	return runReceiver(o.receiver, w, o.changes, o.rcvbuf, o.queued)
 }
 
 func splitList(s string) []string {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime/pprof"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -39,6 +40,7 @@ type result struct {
 	Errors     int64   `json:"errors"`      // other errors reported
 	FirstError string  `json:"first_error"` // the first of those, for the log
 	CPUNanos   int64   `json:"cpu_ns"`      // user+sys of this process while receiving
+	Switches   int64   `json:"switches"`    // voluntary context switches while receiving
 	Mallocs    uint64  `json:"mallocs"`     // heap allocations while receiving
 	AllocBytes uint64  `json:"alloc_bytes"` // heap bytes allocated while receiving
 	ReceivedAt []int64 `json:"received_at"` // CLOCK_MONOTONIC ns per change number, 0 when not seen
@@ -75,29 +77,44 @@ func (r *recorder) fail(err error) {
 // runReceiver is the child process: it subscribes with one library, tells
 // the coordinator it is ready, receives until the coordinator has finished
 // the workload and no event came for idleTime, then prints its result.
-func runReceiver(name string, w workload, changes, rcvbuf int) error {
+// With queued, it starts consuming only when the workload is over, so that
+// every notification is already queued in the socket.
+func runReceiver(name string, w workload, changes, rcvbuf int, queued bool) error {
 	rec := &recorder{receivedAt: make([]int64, changes)}
 	start, err := startReceiver(name, w, rcvbuf, rec)
 	if err != nil {
 		return err
 	}
 
+	if queued {
+		fmt.Println("ready")
+		if err := waitForDone(); err != nil {
+			return err
+		}
+	}
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
-	cpuBefore, err := cpuTime()
+	cpuBefore, switchesBefore, err := cpuTime()
+	if err != nil {
+		return err
+	}
+	stopProfile, err := startProfile()
 	if err != nil {
 		return err
 	}
 	start()
-	fmt.Println("ready")
 
-	if err := waitForDone(); err != nil {
-		return err
+	if !queued {
+		fmt.Println("ready")
+		if err := waitForDone(); err != nil {
+			return err
+		}
 	}
 	waitIdle(rec)
+	stopProfile()
 
-	cpuAfter, err := cpuTime()
+	cpuAfter, switchesAfter, err := cpuTime()
 	if err != nil {
 		return err
 	}
@@ -109,6 +126,7 @@ func runReceiver(name string, w workload, changes, rcvbuf int) error {
 		Overruns:   rec.overruns.Load(),
 		Errors:     rec.errors.Load(),
 		CPUNanos:   cpuAfter - cpuBefore,
+		Switches:   switchesAfter - switchesBefore,
 		Mallocs:    after.Mallocs - before.Mallocs,
 		AllocBytes: after.TotalAlloc - before.TotalAlloc,
 		ReceivedAt: rec.receivedAt,
@@ -151,13 +169,14 @@ func waitIdle(rec *recorder) {
 	}
 }
 
-// cpuTime returns this process's user+sys time in nanoseconds.
-func cpuTime() (int64, error) {
+// cpuTime returns this process's user+sys time in nanoseconds and its
+// voluntary context switches: each is a thread that blocked and was woken.
+func cpuTime() (nanos, switches int64, err error) {
 	var ru unix.Rusage
 	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
-		return 0, fmt.Errorf("getrusage: %w", err)
+		return 0, 0, fmt.Errorf("getrusage: %w", err)
 	}
-	return ru.Utime.Nano() + ru.Stime.Nano(), nil
+	return ru.Utime.Nano() + ru.Stime.Nano(), ru.Nvcsw, nil
 }
 
 // startReceiver subscribes and returns a function that starts consuming.
@@ -432,4 +451,29 @@ func mdlayherKey(m netlink.Message) int {
 		return mtuKey(lm.Attributes.MTU)
 	}
 	return -1
+}
+
+// startProfile writes a CPU profile of the receiving to the file that
+// NLBENCH_CPUPROFILE names, when it is set. The profile's own cost is then
+// part of the figures.
+func startProfile() (stop func(), err error) {
+	path := os.Getenv("NLBENCH_CPUPROFILE")
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	// NB: the default 100 Hz gives too few samples for a run of a second;
+	// the runtime warns that the rate was set before starting.
+	runtime.SetCPUProfileRate(2000)
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

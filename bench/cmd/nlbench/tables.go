@@ -11,7 +11,7 @@ import (
 // and buffer setting.
 type summary struct {
 	expected, received, lost, overruns float64
-	cpu, allocs, bytes                 float64 // per received event
+	cpu, switches, allocs, bytes       float64 // per received event
 	p50, p99                           float64 // microseconds
 }
 
@@ -34,6 +34,7 @@ func summarize(runs []run) summary {
 		lost:     median(func(r run) float64 { return float64(max(r.Expected-r.Received, 0)) }),
 		overruns: median(func(r run) float64 { return float64(r.Overruns) }),
 		cpu:      median(func(r run) float64 { return perEvent(float64(r.CPUNanos), r.Received) }),
+		switches: median(func(r run) float64 { return perEvent(float64(r.Switches), r.Received) }),
 		allocs:   median(func(r run) float64 { return perEvent(float64(r.Mallocs), r.Received) }),
 		bytes:    median(func(r run) float64 { return perEvent(float64(r.AllocBytes), r.Received) }),
 		p50:      median(func(r run) float64 { return r.P50Micros }),
@@ -63,12 +64,15 @@ func printTables(w io.Writer, o options, runs []run) {
 
 func printTable(w io.Writer, wl workload, buffer string, o options, byReceiver map[string]summary) {
 	bufferNote := "each library's default receive buffer"
-	if buffer == "large" {
+	switch buffer {
+	case "large":
 		bufferNote = fmt.Sprintf("%d MiB receive buffer (SO_RCVBUFFORCE)", o.largeBuffer>>20)
+	case "queued":
+		bufferNote = fmt.Sprintf("%d MiB receive buffer, read after the workload: all notifications queued", o.largeBuffer>>20)
 	}
 	fmt.Fprintf(w, "\n### %s, %s\n\n%s. Expected: %.0f notifications.\n\n", wl.name, bufferNote, wl.about, byReceiver["raw"].expected)
-	fmt.Fprintln(w, "| receiver | received | lost | overruns reported | CPU ns/event | × raw | × nlevents | allocs/event | bytes/event | p50 µs | p99 µs |")
-	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	fmt.Fprintln(w, "| receiver | received | lost | overruns reported | CPU ns/event | × raw | × nlevents | switches/event | allocs/event | bytes/event | p50 µs | p99 µs |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 
 	floor, nle := byReceiver["raw"], byReceiver["nlevents"]
 	for _, receiver := range receiverNames {
@@ -76,9 +80,9 @@ func printTable(w io.Writer, wl workload, buffer string, o options, byReceiver m
 		if !ok {
 			continue
 		}
-		fmt.Fprintf(w, "| %s | %.0f | %.0f | %.0f | %.0f | %s | %s | %.2f | %.0f | %.0f | %.0f |\n",
+		fmt.Fprintf(w, "| %s | %.0f | %.0f | %.0f | %.0f | %s | %s | %.2f | %.2f | %.0f | %.0f | %.0f |\n",
 			receiver, s.received, s.lost, s.overruns, s.cpu, ratio(s.cpu, floor.cpu), ratio(s.cpu, nle.cpu),
-			s.allocs, s.bytes, s.p50, s.p99)
+			s.switches, s.allocs, s.bytes, s.p50, s.p99)
 	}
 }
 
