@@ -1,6 +1,7 @@
 package nlevents_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -23,9 +24,10 @@ import (
 // test namespace has it.
 const forgedIndex = 999_999
 
-// flooder sends forged RTM_NEWLINK messages from a netlink socket of its own
-// in a test namespace, as fast as the kernel accepts them: unicast to one
-// port, and multicast to RTNLGRP_LINK. Both need CAP_NET_ADMIN.
+// flooder sends forged RTM_NEWLINK messages, and some malformed ones, from a
+// netlink socket of its own in a test namespace, as fast as the kernel
+// accepts them: unicast to one port, and multicast to RTNLGRP_LINK. Both
+// need CAP_NET_ADMIN.
 type flooder struct {
 	fd   int // closed at cleanup
 	sent atomic.Int64
@@ -74,7 +76,11 @@ func startFlood(t *testing.T, ns *testutil.NetNS, port uint32) *flooder {
 
 func (f *flooder) run(port uint32) {
 	defer close(f.done)
-	msg := forgedLink("forged0")
+	forged := forgedLink("forged0")
+	// A header whose length runs past the datagram: decoding it would give
+	// a *DecodeError.
+	garbage := bytes.Clone(forged)
+	binary.NativeEndian.PutUint32(garbage[0:4], 1000)
 	unicast := &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Pid: port}
 	multicast := &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: 1 << (unix.RTNLGRP_LINK - 1)}
 	for i := 0; ; i++ {
@@ -84,8 +90,11 @@ func (f *flooder) run(port uint32) {
 		default:
 		}
 
-		to := unicast
-		if i%8 == 7 {
+		msg, to := forged, unicast
+		switch i % 8 {
+		case 3:
+			msg = garbage
+		case 7:
 			to = multicast
 		}
 		err := unix.Sendto(f.fd, msg, 0, to)
