@@ -211,3 +211,14 @@ func head(list []string) []string {
 	}
 	return list
 }
+
+// only keeps the entries that start with prefix.
+func only(prefix string, list []string) []string {
+	var out []string
+	for _, s := range list {
+		if strings.HasPrefix(s, prefix) {
+			out = append(out, s)
+		}
+	}
+	return out
+}

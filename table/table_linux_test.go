@@ -248,7 +248,10 @@ func TestIntegrationIPv6MultipathMatchesKernel(t *testing.T) {
 			r, ok := it.Event.(*nlevents.RouteEvent)
 			return ok && r.Dst.String() == "2001:db8:9::/64"
 		})
-		assertSameSet(t, kernelRoutes(t, ns, 6), tableRoutes(sub.table, 10), "after ip "+strings.Join(step, " "))
+		// Only the documentation prefixes: the kernel adds fe80::/64 routes
+		// from a work queue when a link comes up, so their notifications
+		// can trail the step's.
+		assertSameSet(t, only("2001:db8:", kernelRoutes(t, ns, 6)), only("2001:db8:", tableRoutes(sub.table, 10)), "after ip "+strings.Join(step, " "))
 	}
 }
 
