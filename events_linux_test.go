@@ -303,6 +303,10 @@ func TestIntegrationRouteEvents(t *testing.T) {
 		assert.Equal(t, nlevents.ScopeUniverse, added.Scope, "Scope")
 		assert.Equal(t, nlevents.RouteUnicast, added.Type, "Type")
 		assert.Zero(t, added.Header.Flags&nlmFReplace, "Header.Flags has no NLM_F_REPLACE")
+		// The kernel sends the notification, but its header carries the port
+		// of ip, whose request caused it, so the loop must tell kernel
+		// messages by the sender address, not by the header.
+		assert.NotZero(t, added.Header.PID, "Header.PID")
 		assert.Equal(t, fmt.Sprintf("new route 198.51.100.0/24 via 192.0.2.1 dev %d table 1000 proto static scope global metric 100", index), added.String(), "String")
 		checkRouteMessage(t, added)
 
