@@ -634,13 +634,17 @@ func TestIntegrationStrictDecodeLinkKinds(t *testing.T) {
 	ns := testutil.NewNetNS(t)
 	events, errs := subscribeNS(t, ns, nlevents.Link, nlevents.WithStrictDecode())
 
-	// A tun device has no hardware address (ARPHRD_NONE), and a deleted
-	// link's message carries empty nested attributes: rtnetlink/v2 must
-	// accept both, or strict decoding reports a *DecodeError.
+	// A tun device has no hardware address (ARPHRD_NONE), a deleted link's
+	// message carries empty nested attributes, and bridge port messages
+	// have the AF_BRIDGE family: rtnetlink/v2 must accept them all, or
+	// strict decoding reports a *DecodeError.
 	ns.IP(t, "tuntap", "add", "dev", "tun0", "mode", "tun")
 	ns.IP(t, "link", "add", "vx0", "type", "vxlan", "id", "42", "dstport", "4789", "local", "192.0.2.1")
 	ns.IP(t, "link", "add", "ifb0", "type", "ifb")
 	ns.AddVeth(t, "va", "vb")
+	ns.IP(t, "link", "add", "br0", "type", "bridge")
+	ns.IP(t, "link", "set", "vb", "master", "br0")
+	ns.IP(t, "link", "set", "vb", "nomaster")
 	ns.IP(t, "link", "del", "va")
 	ns.IP(t, "link", "del", "tun0")
 	items := addMarker(t, ns, events, errs)
@@ -663,6 +667,7 @@ func TestIntegrationStrictDecodeLinkKinds(t *testing.T) {
 	assert.Equal(t, "tun", kinds["tun0"], "tun0 Kind")
 	assert.Equal(t, "vxlan", kinds["vx0"], "vx0 Kind")
 	assert.Equal(t, "ifb", kinds["ifb0"], "ifb0 Kind")
+	assert.Equal(t, "bridge", kinds["br0"], "br0 Kind")
 
 	require.NotNil(t, tunAdded, "no event for tun0")
 	assert.Nil(t, tunAdded.HardwareAddr, "tun0 HardwareAddr")
