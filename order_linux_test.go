@@ -42,7 +42,7 @@ func describeScripted(ev nlevents.Event) string {
 func TestIntegrationScriptedOrder(t *testing.T) {
 	ns := testutil.NewNetNS(t)
 	ns.AddVeth(t, "va", "vb")
-	events, errs := subscribeNS(t, ns, nlevents.Link|nlevents.IPv4Addr|nlevents.IPv4Rule)
+	events, errs := subscribeNS(t, ns, nlevents.Link|nlevents.IPv4Addr|nlevents.IPv4Rule, nlevents.WithStrictDecode())
 
 	// The script interleaves three object kinds, so that an event source
 	// that reorders kinds (one goroutine or queue per kind) fails.
