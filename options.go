@@ -93,14 +93,14 @@ var ErrNoGroups = errors.New("nlevents: no multicast groups to subscribe to: pas
 // /proc/PID/ns/net or /run/netns/NAME), instead of the caller's. The caller
 // keeps ownership of fd; Subscribe uses it only before it returns. Entering
 // a namespace needs CAP_SYS_ADMIN. No thread of the calling program is left
-// in the other namespace.
+// in the other namespace. A negative fd is a set-up error.
 func WithNetNS(fd int) Option {
 	return optionFunc(func(c *config) { c.netnsFD, c.netnsFDGiven = fd, true })
 }
 
 // WithNetNSPath subscribes in the network namespace at path, for example
 // "/run/netns/blue" (created by ip netns add) or "/proc/1234/ns/net". See
-// WithNetNS.
+// WithNetNS. An empty path is a set-up error.
 func WithNetNSPath(path string) Option {
 	return optionFunc(func(c *config) { c.netnsPath, c.netnsPathGiven = path, true })
 }
@@ -110,7 +110,8 @@ func WithNetNSPath(path string) Option {
 // full, the kernel drops notifications and the consumer gets ErrOverrun.
 // Subscribe asks with SO_RCVBUFFORCE, which needs CAP_NET_ADMIN and ignores
 // net.core.rmem_max, and falls back to SO_RCVBUF, which the kernel caps at
-// net.core.rmem_max. The default is DefaultReceiveBuffer.
+// net.core.rmem_max. The default is DefaultReceiveBuffer. A size outside 1
+// to math.MaxInt32 is a set-up error.
 func WithReceiveBuffer(bytes int) Option {
 	return optionFunc(func(c *config) { c.receiveBuffer = bytes })
 }
