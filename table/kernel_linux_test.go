@@ -222,3 +222,14 @@ func only(prefix string, list []string) []string {
 	}
 	return out
 }
+
+// without drops the entries whose address part starts with prefix.
+func without(prefix string, list []string) []string {
+	var out []string
+	for _, s := range list {
+		if _, addr, _ := strings.Cut(s, " "); !strings.HasPrefix(addr, prefix) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
