@@ -90,10 +90,10 @@ func bufferBytes(setting string, large int) (int, error) {
 	switch setting {
 	case "large", "queued":
 		return large, nil
-	case "default":
+	case "default", "queued-default":
 		return 0, nil
 	}
-	return 0, fmt.Errorf("invalid buffer setting %q: use queued, large or default", setting)
+	return 0, fmt.Errorf("invalid buffer setting %q: use queued, large, default or queued-default", setting)
 }
 
 // rotate returns names starting at index round, so that no receiver always
@@ -127,7 +127,7 @@ func runOnce(gen *netlink.Conn, state *workloadState, w workload, buffer string,
 	}
 	defer unix.Close(ref)
 
-	child, err := startChild(receiver, w, rcvbuf, changes, buffer == "queued")
+	child, err := startChild(receiver, w, rcvbuf, changes, strings.HasPrefix(buffer, "queued"))
 	if err != nil {
 		return r, err
 	}

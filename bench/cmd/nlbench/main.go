@@ -46,7 +46,7 @@ func main() {
 	flag.StringVar(&o.workload, "workload", "", "internal: the receiver's workload")
 	flag.StringVar(&o.workloads, "workloads", "addr,link,route", "comma-separated workloads to run: addr, link, route")
 	flag.StringVar(&o.receivers, "receivers", strings.Join(receiverNames, ","), "comma-separated receivers to run: raw, nlevents, vishvananda, mdlayher")
-	flag.StringVar(&o.buffers, "buffers", "queued,large,default", "comma-separated receive buffer settings: queued (large, and the receiver reads only after the workload), large (-large-buffer bytes, forced) and default (each library's own)")
+	flag.StringVar(&o.buffers, "buffers", "queued,large,default,queued-default", "comma-separated receive buffer settings: large (-large-buffer bytes, forced), default (each library's own), and queued or queued-default (the same, but the receiver reads only after the workload)")
 	flag.IntVar(&o.changes, "changes", 20000, "changes per workload run; each makes at least one notification")
 	flag.IntVar(&o.rounds, "rounds", 5, "rounds; each runs every receiver once per workload and buffer setting")
 	flag.IntVar(&o.rcvbuf, "rcvbuf", 0, "internal: the receiver's socket receive buffer in bytes, 0 for its default")

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime/pprof"
+	"strings"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -65,7 +66,10 @@ func (r *recorder) event(key int) {
 }
 
 func (r *recorder) fail(err error) {
-	if errors.Is(err, unix.ENOBUFS) || errors.Is(err, nlevents.ErrOverrun) {
+	// vishvananda/netlink v1.3.1 formats the receive error with %v, so
+	// ENOBUFS is recognised by its text there.
+	if errors.Is(err, unix.ENOBUFS) || errors.Is(err, nlevents.ErrOverrun) ||
+		strings.Contains(err.Error(), unix.ENOBUFS.Error()) {
 		r.overruns.Add(1)
 		return
 	}

@@ -69,6 +69,8 @@ func printTable(w io.Writer, wl workload, buffer string, o options, byReceiver m
 		bufferNote = fmt.Sprintf("%d MiB receive buffer (SO_RCVBUFFORCE)", o.largeBuffer>>20)
 	case "queued":
 		bufferNote = fmt.Sprintf("%d MiB receive buffer, read after the workload: all notifications queued", o.largeBuffer>>20)
+	case "queued-default":
+		bufferNote = "each library's default receive buffer, read after the workload: what a burst leaves to a consumer that was not reading"
 	}
 	fmt.Fprintf(w, "\n### %s, %s\n\n%s. Expected: %.0f notifications.\n\n", wl.name, bufferNote, wl.about, byReceiver["raw"].expected)
 	fmt.Fprintln(w, "| receiver | received | lost | overruns reported | CPU ns/event | × raw | × nlevents | switches/event | allocs/event | bytes/event | p50 µs | p99 µs |")
