@@ -10,9 +10,9 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strings"
-	"runtime"
 	"sync/atomic"
 	"time"
 	_ "unsafe" // for go:linkname
