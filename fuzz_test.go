@@ -218,6 +218,27 @@ func eventTypeFor(typ netlink.HeaderType, msg []byte) reflect.Type {
 	return reflect.TypeFor[*RawEvent]()
 }
 
+// checkFraming walks the attributes after a fixed header of hdrLen bytes
+// with mdlayher/netlink's decoder, independent of the lean one, and fails
+// the test when that decoder finds them malformed but decoding gave no
+// error. The reverse does not hold: mdlayher/netlink skips attributes with
+// nla_len 0, which the lean decoder rejects as the kernel's nla_ok does.
+func checkFraming(t *testing.T, payload []byte, hdrLen int, err error) {
+	t.Helper()
+	if len(payload) <= hdrLen || err != nil {
+		return
+	}
+	ad, adErr := netlink.NewAttributeDecoder(payload[hdrLen:])
+	if adErr == nil {
+		for ad.Next() {
+		}
+		adErr = ad.Err()
+	}
+	if adErr != nil {
+		t.Fatalf("mdlayher/netlink finds the attributes malformed (%v), decoding gave no error", adErr)
+	}
+}
+
 // kindMessage builds the message that a per-kind fuzz target decodes: the
 // payload under a header of the kind's new or delete type.
 func kindMessage(newType, delType uint16, payload []byte, deleted bool) (netlink.Header, []byte) {
@@ -248,6 +269,7 @@ func FuzzDecodeLink(f *testing.F) {
 	f.Fuzz(func(t *testing.T, payload []byte, deleted bool) {
 		h, msg := kindMessage(rtmNewLink, rtmDelLink, payload, deleted)
 		ev, err := checkDecoded(t, h, msg, 0)
+		checkFraming(t, payload, ifinfomsgLen, err)
 
 		var m rtnetlink.LinkMessage
 		if err != nil || m.UnmarshalBinary(payload) != nil {
@@ -309,6 +331,7 @@ func FuzzDecodeAddr(f *testing.F) {
 	f.Fuzz(func(t *testing.T, payload []byte, deleted bool) {
 		h, msg := kindMessage(rtmNewAddr, rtmDelAddr, payload, deleted)
 		ev, err := checkDecoded(t, h, msg, 0)
+		checkFraming(t, payload, ifaddrmsgLen, err)
 
 		var m rtnetlink.AddressMessage
 		if err != nil || m.UnmarshalBinary(payload) != nil {
@@ -359,6 +382,7 @@ func FuzzDecodeRoute(f *testing.F) {
 	f.Fuzz(func(t *testing.T, payload []byte, deleted bool) {
 		h, msg := kindMessage(rtmNewRoute, rtmDelRoute, payload, deleted)
 		ev, err := checkDecoded(t, h, msg, 0)
+		checkFraming(t, payload, rtmsgLen, err)
 
 		var m rtnetlink.RouteMessage
 		if err != nil || m.UnmarshalBinary(payload) != nil {
@@ -415,6 +439,7 @@ func FuzzDecodeNeigh(f *testing.F) {
 	f.Fuzz(func(t *testing.T, payload []byte, deleted bool) {
 		h, msg := kindMessage(rtmNewNeigh, rtmDelNeigh, payload, deleted)
 		ev, err := checkDecoded(t, h, msg, 0)
+		checkFraming(t, payload, ndmsgLen, err)
 
 		var m rtnetlink.NeighMessage
 		if err != nil || m.UnmarshalBinary(payload) != nil {
@@ -449,6 +474,7 @@ func FuzzDecodeRule(f *testing.F) {
 	f.Fuzz(func(t *testing.T, payload []byte, deleted bool) {
 		h, msg := kindMessage(rtmNewRule, rtmDelRule, payload, deleted)
 		ev, err := checkDecoded(t, h, msg, 0)
+		checkFraming(t, payload, fibRuleHdrLen, err)
 
 		var m rtnetlink.RuleMessage
 		if err != nil || m.UnmarshalBinary(payload) != nil {
