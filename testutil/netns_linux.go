@@ -111,23 +111,32 @@ func onLockedThread(fn func() error) error {
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		origin, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
+		restored, err := runRestoringNetNS(fn)
+		if restored {
 			runtime.UnlockOSThread()
-			done <- err
-			return
 		}
-		defer unix.Close(origin)
-
-		err = fn()
-		if restoreErr := unix.Setns(origin, unix.CLONE_NEWNET); restoreErr != nil {
-			done <- errors.Join(err, fmt.Errorf("return to the original namespace: %w", restoreErr))
-			return
-		}
-		runtime.UnlockOSThread()
+		// NB: sent only after runRestoringNetNS has closed its fd, so that
+		// a caller that counts its open fds next does not see it.
 		done <- err
 	}()
 	return <-done
+}
+
+// runRestoringNetNS runs fn on the locked calling thread and puts the thread
+// back in its original network namespace. restored is false when that
+// failed, and the thread must not be reused.
+func runRestoringNetNS(fn func() error) (restored bool, err error) {
+	origin, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return true, err
+	}
+	defer unix.Close(origin)
+
+	err = fn()
+	if restoreErr := unix.Setns(origin, unix.CLONE_NEWNET); restoreErr != nil {
+		return false, errors.Join(err, fmt.Errorf("return to the original namespace: %w", restoreErr))
+	}
+	return true, err
 }
 
 // IP runs "ip -n NAME ARGS..." and returns its output; a failure fails the
