@@ -139,23 +139,30 @@ func (s soakStats) add(total *soakStats) {
 	total.maxAfterCancel = max(total.maxAfterCancel, s.maxAfterCancel)
 }
 
-// soakCycle subscribes in ns, reads according to a pattern chosen by rng,
-// cancels, and reads until both channels close. With a nil rng it cancels
-// at once.
+// soakCycle subscribes in ns, with or without an initial dump, reads
+// according to a pattern chosen by rng, cancels, and reads until both
+// channels close. With a nil rng it cancels at once.
 func soakCycle(t *testing.T, cycle int, ns *testutil.NetNS, rng *rand.Rand) soakStats {
 	t.Helper()
+	opts := []nlevents.Option{nlevents.WithNetNSPath(ns.Path)}
+	pattern := 0
+	if rng != nil {
+		pattern = rng.IntN(4)
+		// Half of the cycles start with a dump, a burst that the
+		// cancellation can interrupt.
+		if rng.IntN(2) == 0 {
+			opts = append(opts, nlevents.WithInitialDump())
+		}
+	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	events, errs, err := nlevents.Subscribe(ctx, nlevents.Link|nlevents.IPv4Addr|nlevents.IPv4Route, nlevents.WithNetNSPath(ns.Path))
+	events, errs, err := nlevents.Subscribe(ctx, nlevents.Link|nlevents.IPv4Addr|nlevents.IPv4Route, opts...)
 	if err != nil {
 		t.Fatalf("cycle %d: Subscribe: %v", cycle, err)
 	}
 
 	var stats soakStats
-	pattern := 0
-	if rng != nil {
-		pattern = rng.IntN(4)
-	}
 	switch pattern {
 	case 0:
 		// Cancel before reading anything.
