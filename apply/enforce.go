@@ -268,6 +268,12 @@ func (e *enforcer) check(ctx context.Context, retry *time.Timer) bool {
 	if st != nil {
 		e.index = st.index
 	}
+	if errors.Is(err, ErrLinkNotFound) && e.index != 0 {
+		// The link vanished between the read and the changes: report the
+		// deletion now, before the error, as when the read misses it.
+		result.Correction.LinkDeleted = true
+		e.index = 0
+	}
 	result.Err = err
 	if e.hook != nil {
 		e.hook(result)
