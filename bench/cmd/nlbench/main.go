@@ -11,7 +11,7 @@
 // user+sys time is. Runs are interleaved, each round in a different order,
 // and the tables show medians over the rounds.
 //
-//	go run ./cmd/nlbench                  # every workload, 5 rounds
+//	go run ./cmd/nlbench                  # every workload and setting, 4 rounds
 //	go run ./cmd/nlbench -rounds 1 -workloads addr -changes 2000
 package main
 
@@ -48,7 +48,7 @@ func main() {
 	flag.StringVar(&o.receivers, "receivers", strings.Join(receiverNames, ","), "comma-separated receivers to run: raw, nlevents, vishvananda, mdlayher")
 	flag.StringVar(&o.buffers, "buffers", "queued,large,default,queued-default", "comma-separated receive buffer settings: large (-large-buffer bytes, forced), default (each library's own), and queued or queued-default (the same, but the receiver reads only after the workload)")
 	flag.IntVar(&o.changes, "changes", 20000, "changes per workload run; each makes at least one notification")
-	flag.IntVar(&o.rounds, "rounds", 5, "rounds; each runs every receiver once per workload and buffer setting")
+	flag.IntVar(&o.rounds, "rounds", 4, "rounds; each runs every receiver once per workload and buffer setting")
 	flag.IntVar(&o.rcvbuf, "rcvbuf", 0, "internal: the receiver's socket receive buffer in bytes, 0 for its default")
 	flag.BoolVar(&o.queued, "queued", false, "internal: start consuming only after the workload is over")
 	flag.IntVar(&o.largeBuffer, "large-buffer", 256<<20, "receive buffer of the large setting, in bytes, set with SO_RCVBUFFORCE")
