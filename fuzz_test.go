@@ -114,8 +114,16 @@ func FuzzDecodeDatagram(f *testing.F) {
 		if again := decodeDatagram(data); !reflect.DeepEqual(out, again) {
 			t.Fatalf("decoding the datagram twice gave different outcomes:\n%s\nthen\n%s", describeOutcomes(out), describeOutcomes(again))
 		}
+		if checkDelivery != nil {
+			checkDelivery(t, data, out)
+		}
 	})
 }
+
+// checkDelivery, where the subscription loop builds (Linux), feeds a
+// datagram to the loop's delivery path and fails the test unless the loop
+// sends exactly the outcomes in want.
+var checkDelivery func(t *testing.T, data []byte, want []outcome)
 
 // checkDecoded decodes one message, checks the properties every message
 // has, and returns what decodeMessage returned.
