@@ -32,7 +32,10 @@ import (
 //     when the input buffer is overwritten after decoding.
 //   - Where rtnetlink/v2's decoder accepts a message and has seen every
 //     attribute that the lean decoder reads, the lean fields equal its
-//     fields.
+//     fields. Where mdlayher/netlink's attribute decoder finds the
+//     attributes malformed, decoding gives a *DecodeError.
+//   - On Linux, the subscription loop's delivery path sends exactly the
+//     events and errors of decodeDatagram, in the same order.
 
 // FuzzSplitMessages checks the framing of datagrams into messages.
 func FuzzSplitMessages(f *testing.F) {
