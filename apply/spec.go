@@ -30,6 +30,15 @@ const (
 	MaxMTU     = 65535 // the largest MTU that an IP packet can use
 )
 
+// Size limits of one description. Linux itself allows more addresses and
+// routes on a link, but a declarative description of one link with more is
+// far more likely a generated mistake than an intent, and every check and
+// correction reads and compares all of them.
+const (
+	MaxAddresses = 256
+	MaxRoutes    = 256
+)
+
 // maxNameLen is the longest link name the kernel accepts, in bytes
 // (IFNAMSIZ minus the terminating NUL).
 const maxNameLen = 15
@@ -346,6 +355,10 @@ func isZero(b []byte) bool {
 }
 
 func (l Link) validateAddresses() []error {
+	if len(l.Addresses) > MaxAddresses {
+		return []error{specError("addresses", fmt.Sprintf("%d addresses", len(l.Addresses)), "more than %d: split the description or manage bulk addresses another way", MaxAddresses)}
+	}
+
 	var errs []error
 	seen := make(map[netip.Addr]int)
 	for i, p := range l.Addresses {
@@ -380,6 +393,10 @@ func validateAddress(field string, p netip.Prefix) error {
 }
 
 func (l Link) validateRoutes() []error {
+	if len(l.Routes) > MaxRoutes {
+		return []error{specError("routes", fmt.Sprintf("%d routes", len(l.Routes)), "more than %d: split the description or manage bulk routes another way", MaxRoutes)}
+	}
+
 	var errs []error
 	seen := make(map[routeKey]int)
 	for i, r := range l.Routes {
