@@ -23,7 +23,11 @@ func (i Info) verb() string {
 // "new link 3 veth0 <UP|BROADCAST> mtu 1500 state UP kind veth".
 func (e *LinkEvent) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s link %d %s <%v> mtu %d state %v", e.verb(), e.Index, e.Name, e.Flags, e.MTU, e.OperState)
+	fmt.Fprintf(&b, "%s link %d", e.verb(), e.Index)
+	if e.Name != "" {
+		fmt.Fprintf(&b, " %s", e.Name)
+	}
+	fmt.Fprintf(&b, " <%v> mtu %d state %v", e.Flags, e.MTU, e.OperState)
 	if len(e.HardwareAddr) > 0 {
 		fmt.Fprintf(&b, " lladdr %v", e.HardwareAddr)
 	}

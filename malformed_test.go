@@ -239,7 +239,7 @@ func malformedCases() []malformedCase {
 		{
 			name: "struct shorter than ifinfomsg",
 			data: nlMessage(rtmDelLink, 0, 0, []byte{0, 0, 1, 0, 9, 0}),
-			want: []want{wantEvent("del link 9  <> mtu 0 state UNKNOWN")},
+			want: []want{wantEvent("del link 9 <> mtu 0 state UNKNOWN")},
 		},
 		{
 			// An attribute of length 5 followed at once, without padding, by
@@ -249,7 +249,7 @@ func malformedCases() []malformedCase {
 			data: nlMessage(rtmNewLink, 0, 0, ifinfomsg(afUnspec, 3, 0),
 				rawAttr(5, iflaOperstate, byte(OperUp)), rawAttr(8, iflaIfname, 'e', 't', 'h', '0')),
 			want: []want{
-				wantEvent("new link 3  <> mtu 0 state UP"),
+				wantEvent("new link 3 <> mtu 0 state UP"),
 				wantErr(errAttrOverrun, rtmNewLink, 0),
 			},
 		},
@@ -278,7 +278,7 @@ func malformedCases() []malformedCase {
 			name: "empty attributes",
 			data: nlMessage(rtmDelLink, 0, 0, ifinfomsg(afUnspec, 3, 0),
 				nlAttr(iflaIfname), nlAttr(26|nlaFNested), nlAttr(iflaAddress), nlAttr(iflaMTU, le32(1280))),
-			want: []want{wantEvent("del link 3  <> mtu 1280 state UNKNOWN")},
+			want: []want{wantEvent("del link 3 <> mtu 1280 state UNKNOWN")},
 		},
 		{
 			name: "attribute overruns the message",
