@@ -1,3 +1,8 @@
+// The capture needs a Linux netlink socket, and the captured messages are
+// in the byte order of the Linux machine that recorded them.
+
+//go:build linux
+
 package nlevents
 
 import (
