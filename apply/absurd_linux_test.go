@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -51,4 +52,35 @@ func TestIntegrationAbsurdJSONChangesNothing(t *testing.T) {
 			assert.Equal(t, before, takeSnapshot(t, ns, "va"), "the link changed")
 		})
 	}
+}
+
+func TestInvalidNamespaceOptionsRejected(t *testing.T) {
+	spec := Link{Name: "lo", MTU: 1400}
+	cases := map[string][]Option{
+		"negative fd": {WithNetNS(-1)},
+		"empty path":  {WithNetNSPath("")},
+	}
+	for name, opts := range cases {
+		t.Run(name, func(t *testing.T) {
+			// Plan only reads, so even a fall back to the host's own
+			// namespace would change nothing; it must fail all the same.
+			changes, err := Plan(context.Background(), spec, opts...)
+			require.Error(t, err)
+			assert.Empty(t, changes)
+			assert.Contains(t, err.Error(), "network namespace")
+		})
+	}
+}
+
+func TestIntegrationNotANamespaceNamed(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("entering a network namespace needs root (CAP_SYS_ADMIN)")
+	}
+	path := t.TempDir() + "/not-a-namespace"
+	require.NoError(t, os.WriteFile(path, nil, 0o644))
+
+	_, err := Plan(context.Background(), Link{Name: "va", MTU: 1400}, WithNetNSPath(path))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), path)
+	assert.Contains(t, err.Error(), "not a network namespace")
 }

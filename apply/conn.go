@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"syscall"
 
 	"github.com/jsimonetti/rtnetlink/v2"
 	"github.com/jsimonetti/rtnetlink/v2/driver"
@@ -22,21 +23,24 @@ type conn struct {
 // dial opens an rtnetlink socket in the namespace that cfg names.
 func dial(cfg *config) (*conn, error) {
 	nc := &netlink.Config{}
+	namespace := "the caller's network namespace"
 	switch {
 	case cfg.netnsPath != "":
 		f, err := os.Open(cfg.netnsPath)
 		if err != nil {
-			return nil, fmt.Errorf("apply: open network namespace: %w", err)
+			return nil, fmt.Errorf("apply: open network namespace %q: %w", cfg.netnsPath, err)
 		}
 		defer f.Close() // Dial enters the namespace before it returns.
 		nc.NetNS = int(f.Fd())
+		namespace = fmt.Sprintf("network namespace %q", cfg.netnsPath)
 	case cfg.netnsFD >= 0:
 		nc.NetNS = cfg.netnsFD
+		namespace = fmt.Sprintf("network namespace fd %d", cfg.netnsFD)
 	}
 
 	rt, err := rtnetlink.Dial(nc)
 	if err != nil {
-		return nil, fmt.Errorf("apply: open rtnetlink socket: %w", err)
+		return nil, dialError(namespace, err)
 	}
 
 	// Both options are optional: the kernel's error messages make errors
@@ -314,3 +318,15 @@ func headerTable(table uint32) uint8 {
 }
 
 func sameHardwareAddr(a, b HardwareAddr) bool { return bytes.Equal(a, b) }
+
+// dialError explains the usual reasons why opening a socket in a namespace
+// fails.
+func dialError(namespace string, err error) error {
+	switch {
+	case errors.Is(err, syscall.EINVAL):
+		return fmt.Errorf("apply: open rtnetlink socket in %s: %w: it is not a network namespace; pass /run/netns/NAME or /proc/PID/ns/net", namespace, err)
+	case errors.Is(err, syscall.EPERM):
+		return fmt.Errorf("apply: open rtnetlink socket in %s: %w: entering a namespace needs CAP_SYS_ADMIN", namespace, err)
+	}
+	return fmt.Errorf("apply: open rtnetlink socket in %s: %w", namespace, err)
+}

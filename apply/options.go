@@ -19,8 +19,10 @@ func (f optionFunc) apply(c *config) { f(c) }
 
 // config is the result of applying the options.
 type config struct {
-	netnsFD   int // -1 for none
-	netnsPath string
+	netnsFD        int  // -1 for none
+	netnsFDGiven   bool // WithNetNS was passed, so a negative netnsFD is invalid
+	netnsPath      string
+	netnsPathGiven bool // WithNetNSPath was passed, so an empty netnsPath is invalid
 
 	// receiveBuffer is the subscription's socket receive buffer for
 	// Enforce, in bytes; 0 keeps nlevents' default.
@@ -39,6 +41,14 @@ func newConfig(opts []Option) (*config, error) {
 		opt.apply(cfg)
 	}
 
+	// NB: a namespace option with an unusable value must fail, not fall
+	// back to the caller's namespace, where Apply would change the host.
+	if cfg.netnsFDGiven && cfg.netnsFD < 0 {
+		return nil, fmt.Errorf("apply: invalid network namespace fd %d: pass an open fd of /run/netns/NAME or /proc/PID/ns/net", cfg.netnsFD)
+	}
+	if cfg.netnsPathGiven && cfg.netnsPath == "" {
+		return nil, errors.New("apply: empty network namespace path: pass /run/netns/NAME or /proc/PID/ns/net")
+	}
 	if cfg.netnsFD >= 0 && cfg.netnsPath != "" {
 		return nil, errors.New("apply: WithNetNS and WithNetNSPath both given: pick one namespace")
 	}
@@ -69,7 +79,7 @@ func (c *config) subscribeOptions() []nlevents.Option {
 // of the caller's. Entering a namespace needs CAP_SYS_ADMIN. No thread of
 // the calling program is left in the other namespace.
 func WithNetNSPath(path string) Option {
-	return optionFunc(func(c *config) { c.netnsPath = path })
+	return optionFunc(func(c *config) { c.netnsPath, c.netnsPathGiven = path, true })
 }
 
 // WithNetNS works in the network namespace that fd refers to (an open
@@ -77,7 +87,7 @@ func WithNetNSPath(path string) Option {
 // Plan, Apply and Enforce use it only before they return, because their
 // sockets enter the namespace when they are opened. See WithNetNSPath.
 func WithNetNS(fd int) Option {
-	return optionFunc(func(c *config) { c.netnsFD = fd })
+	return optionFunc(func(c *config) { c.netnsFD, c.netnsFDGiven = fd, true })
 }
 
 // withReceiveBuffer sets Enforce's subscription receive buffer, so that a

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/nlevents/nlevents/apply"
 )
@@ -49,6 +50,8 @@ func parseApplyFlags(args []string, stderr io.Writer) (applyOptions, error) {
 		return opts, usageError(fs, stderr, "missing -f: give the JSON file that describes the link")
 	case opts.dryRun && opts.enforce:
 		return opts, usageError(fs, stderr, "-dry-run and -enforce exclude each other")
+	case flagGiven(fs, "netns") && opts.netns == "":
+		return opts, usageError(fs, stderr, "empty -netns: pass a namespace such as /run/netns/NAME, or leave the flag out")
 	}
 	return opts, nil
 }
@@ -73,7 +76,7 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 	spec, err := readSpec(opts.file)
 	if err != nil {
-		fmt.Fprintf(stderr, "nlevents apply: %s: %v\n", opts.file, err)
+		fmt.Fprintf(stderr, "nlevents apply: %s: %v\n", opts.file, strings.TrimPrefix(err.Error(), "apply: "))
 		return 1
 	}
 	var applyOpts []apply.Option
@@ -115,7 +118,7 @@ func report(stdout, stderr io.Writer, changes apply.Changes, err error) int {
 		fmt.Fprintln(stdout, changes)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "nlevents apply: %v\n", err)
+		printApplyError(stderr, err)
 		return 1
 	}
 	return 0
@@ -126,7 +129,7 @@ func report(stdout, stderr io.Writer, changes apply.Changes, err error) int {
 func enforce(ctx context.Context, spec apply.Link, opts []apply.Option, stdout, stderr io.Writer) int {
 	corrections, errs, err := apply.Enforce(ctx, spec, opts...)
 	if err != nil {
-		fmt.Fprintf(stderr, "nlevents apply: %v\n", err)
+		printApplyError(stderr, err)
 		return 1
 	}
 
@@ -144,7 +147,7 @@ func enforce(ctx context.Context, spec apply.Link, opts []apply.Option, stdout, 
 				errs = nil
 				continue
 			}
-			fmt.Fprintf(stderr, "nlevents apply: %v\n", err)
+			printApplyError(stderr, err)
 			status = 1
 		}
 	}
@@ -152,4 +155,10 @@ func enforce(ctx context.Context, spec apply.Link, opts []apply.Option, stdout, 
 		return 0 // interrupted, as -enforce expects
 	}
 	return status
+}
+
+// printApplyError prints an error of the apply package, whose messages start
+// with "apply:", after the program's name.
+func printApplyError(stderr io.Writer, err error) {
+	fmt.Fprintf(stderr, "nlevents apply: %s\n", strings.TrimPrefix(err.Error(), "apply: "))
 }

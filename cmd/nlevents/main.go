@@ -1,13 +1,15 @@
 // Command nlevents prints rtnetlink events as they happen, like ip monitor,
-// as text or as JSON lines.
+// as text or as JSON lines, and applies link descriptions.
 //
 // Usage:
 //
-//	nlevents [-json] [-groups link,addr,route,neigh,rule] [-existing] [-netns PATH]
+//	nlevents [-json] [-groups link,addr,route,neigh,rule] [-existing] [-netns PATH] [-rcvbuf BYTES]
+//	nlevents apply -f FILE [-dry-run | -enforce] [-netns PATH]
 //
-// Reading notifications needs no privilege; -netns needs CAP_SYS_ADMIN.
-// Ctrl-C ends it with exit status 0. Errors go to stderr; a terminal error
-// ends it with status 1, and invalid flags with status 2.
+// Reading notifications needs no privilege; -netns needs CAP_SYS_ADMIN, and
+// apply needs CAP_NET_ADMIN. Ctrl-C ends it with exit status 0. Errors go to
+// stderr; a terminal error ends it with status 1, and invalid flags with
+// status 2. Run "nlevents apply -h" for the apply subcommand.
 package main
 
 import (
@@ -16,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"syscall"
@@ -43,7 +46,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("nlevents", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: nlevents [flags]\n\nPrints rtnetlink events as they happen, one line each.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage: nlevents [flags]\n       nlevents apply -f FILE [-dry-run | -enforce] [-netns PATH]\n\n"+
+			"Prints rtnetlink events as they happen, one line each. The apply subcommand\n"+
+			"puts a link into the state a JSON file describes (see nlevents apply -h).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 
@@ -54,6 +59,16 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&opts.rcvbuf, "rcvbuf", nlevents.DefaultReceiveBuffer, "socket receive buffer in `bytes`")
 	if err := fs.Parse(args); err != nil {
 		return opts, err
+	}
+	if flagGiven(fs, "netns") && opts.netns == "" {
+		fmt.Fprintln(stderr, "nlevents: empty -netns: pass a namespace such as /run/netns/NAME, or leave the flag out")
+		fs.Usage()
+		return opts, errors.New("empty -netns")
+	}
+	if opts.rcvbuf <= 0 || opts.rcvbuf > math.MaxInt32 {
+		fmt.Fprintf(stderr, "nlevents: invalid -rcvbuf %d: must be 1 to %d bytes\n", opts.rcvbuf, math.MaxInt32)
+		fs.Usage()
+		return opts, errors.New("invalid -rcvbuf")
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "nlevents: unexpected argument %q\n", fs.Arg(0))
@@ -93,7 +108,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	events, errs, err := nlevents.Subscribe(ctx, opts.groups, subOpts...)
 	if err != nil {
-		fmt.Fprintf(stderr, "nlevents: %v\n", err)
+		fmt.Fprintln(stderr, err) // the package's errors start with "nlevents:"
 		return 1
 	}
 	return monitor(events, errs, newPrinter(stdout, opts.json), stderr)
@@ -119,7 +134,7 @@ func monitor(events <-chan nlevents.Event, errs <-chan error, p *printer, stderr
 				errs = nil
 				continue
 			}
-			fmt.Fprintf(stderr, "nlevents: %v\n", err)
+			fmt.Fprintln(stderr, err)
 			if !recoverable(err) {
 				status = 1
 			}
@@ -132,4 +147,16 @@ func recoverable(err error) bool {
 	var decodeErr *nlevents.DecodeError
 	var dumpErr *nlevents.DumpError
 	return errors.Is(err, nlevents.ErrOverrun) || errors.As(err, &decodeErr) || errors.As(err, &dumpErr)
+}
+
+// flagGiven reports whether the command line set the flag, so that an
+// explicitly empty value can be told from the default.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			given = true
+		}
+	})
+	return given
 }

@@ -25,6 +25,9 @@ func TestBadFlagsExitTwo(t *testing.T) {
 		{[]string{"extra-argument"}, "Usage"},
 		{[]string{"-groups", "nosuch"}, `unknown group "nosuch"`},
 		{[]string{"-groups", ","}, "names no group"},
+		{[]string{"-netns", ""}, "empty -netns"},
+		{[]string{"-rcvbuf", "-1"}, "invalid -rcvbuf -1"},
+		{[]string{"-rcvbuf", "0"}, "invalid -rcvbuf 0"},
 	}
 	for _, c := range cases {
 		var stdout, stderr bytes.Buffer
