@@ -309,5 +309,11 @@ func decodeFull(m interface{ UnmarshalBinary([]byte) error }, r raw) error {
 }
 
 // MessageType names the netlink message type, for example "RTM_NEWLINK",
-// or returns "type(N)" for a type this package does not name.
-func (i Info) MessageType() string { return messageTypeName(i.Header.Type) }
+// or returns "type(N)" for a type this package does not name. It returns ""
+// for events that no message carried: a *SyncEvent and inferred deletions.
+func (i Info) MessageType() string {
+	if i.Header.Type == 0 {
+		return ""
+	}
+	return messageTypeName(i.Header.Type)
+}

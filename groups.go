@@ -124,12 +124,14 @@ func (g Groups) String() string {
 	return strings.Join(names, "|")
 }
 
-// ParseGroups parses a comma-separated list of group names, as String prints
-// them ("link,ipv4-addr"), plus the aliases "addr", "route", "rule" (IPv4 and
-// IPv6 together) and "all". Names are case-insensitive.
+// ParseGroups parses a list of group names separated by commas or by "|",
+// so that it reads what String prints ("link|ipv4-addr") as well as
+// "link,ipv4-addr". It also accepts the aliases "addr", "route", "rule" (IPv4
+// and IPv6 together) and "all". Names are case-insensitive.
 func ParseGroups(list string) (Groups, error) {
 	var g Groups
-	for _, field := range strings.Split(list, ",") {
+	fields := strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == '|' })
+	for _, field := range fields {
 		name := strings.ToLower(strings.TrimSpace(field))
 		if name == "" {
 			continue

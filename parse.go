@@ -126,12 +126,11 @@ func infoOf(h netlink.Header) Info {
 	return Info{Header: h, Deleted: isDelete(h.Type)}
 }
 
+// isDelete reports whether t is an RTM_DEL* type. rtnetlink numbers its
+// types in fours from RTM_BASE (16): NEW, DEL, GET, SET, so this covers the
+// types without a typed event too, such as RTM_DELQDISC or RTM_DELMULTICAST.
 func isDelete(t netlink.HeaderType) bool {
-	switch t {
-	case rtmDelLink, rtmDelAddr, rtmDelRoute, rtmDelNeigh, rtmDelRule, rtmDelNexthop:
-		return true
-	}
-	return false
+	return t >= rtmNewLink && (t-rtmNewLink)%4 == 1
 }
 
 // newEvent allocates a zero E and a copy of msg, a message in the receive
