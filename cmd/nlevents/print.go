@@ -7,6 +7,9 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"strings"
+
+	"github.com/mdlayher/netlink"
 
 	"github.com/nlevents/nlevents"
 )
@@ -93,7 +96,7 @@ func jsonOf(ev nlevents.Event) jsonEvent {
 	j := jsonEvent{Action: action(info), Inferred: info.Inferred}
 	if info.Header.Type != 0 {
 		j.Message = info.MessageType()
-		j.Flags = info.Header.Flags.String()
+		j.Flags = headerFlags(info.Header)
 	}
 
 	switch e := ev.(type) {
@@ -176,4 +179,35 @@ func hw(b []byte) string {
 		return ""
 	}
 	return net.HardwareAddr(b).String()
+}
+
+// headerFlags names the netlink header flags. The bits from 0x100 up mean
+// different things for NEW, DEL and GET messages (linux/netlink.h), which
+// netlink.HeaderFlags.String cannot know, so they are named here by the
+// message's kind, in rtnetlink's numbering of types in fours from 16.
+func headerFlags(h netlink.Header) string {
+	names := [12]string{0: "request", 1: "multi", 2: "ack", 3: "echo", 4: "dump_intr", 5: "dump_filtered"}
+	if h.Type >= 16 {
+		switch (h.Type - 16) % 4 {
+		case 0: // NEW
+			names[8], names[9], names[10], names[11] = "replace", "excl", "create", "append"
+		case 1: // DEL
+			names[8], names[9] = "nonrec", "bulk"
+		case 2: // GET
+			names[8], names[9], names[10] = "root", "match", "atomic"
+		}
+	}
+
+	var parts []string
+	rest := uint16(h.Flags)
+	for bit, name := range names {
+		if name != "" && rest&(1<<bit) != 0 {
+			parts = append(parts, name)
+			rest &^= 1 << bit
+		}
+	}
+	if rest != 0 {
+		parts = append(parts, fmt.Sprintf("%#x", rest))
+	}
+	return strings.Join(parts, "|")
 }
