@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"net/netip"
+	"reflect"
 	"strings"
 )
 
@@ -197,9 +198,53 @@ func decodeRoute(field string, data []byte) (Route, error) {
 
 // strictUnmarshal decodes data into v, rejecting unknown fields.
 func strictUnmarshal(data []byte, v any) error {
+	if err := checkKeys(data, v); err != nil {
+		return err
+	}
+
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	return dec.Decode(v)
+}
+
+// checkKeys rejects what encoding/json accepts in silence: a key that
+// matches a field only when case is ignored ("MTU" for "mtu"), and a key
+// given twice, where the last value would win. v is a pointer to a struct
+// whose json tags name the allowed keys. Malformed JSON is left for the
+// decoder to report.
+func checkKeys(data []byte, v any) error {
+	allowed := make(map[string]bool)
+	t := reflect.TypeOf(v).Elem()
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		allowed[name] = true
+	}
+
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil
+	}
+	seen := make(map[string]bool)
+	for dec.More() {
+		tok, err := dec.Token()
+		key, ok := tok.(string)
+		if err != nil || !ok {
+			return nil
+		}
+		switch {
+		case !allowed[key]:
+			return fmt.Errorf("json: unknown field %q", key)
+		case seen[key]:
+			return fmt.Errorf("json: duplicate field %q", key)
+		}
+		seen[key] = true
+
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return nil
+		}
+	}
+	return nil
 }
 
 // jsonError turns an error from encoding/json into a *SpecError that names
@@ -216,9 +261,14 @@ func jsonError(prefix string, err error) error {
 	}
 
 	// encoding/json reports an unknown field as `json: unknown field "x"`,
-	// with no error type to match.
+	// with no error type to match; checkKeys uses the same form, and one
+	// for duplicate keys.
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return &SpecError{Field: join(prefix, strings.Trim(name, `"`)), Reason: "unknown field: check its spelling"}
+	}
+
+	if name, ok := strings.CutPrefix(err.Error(), "json: duplicate field "); ok {
+		return &SpecError{Field: join(prefix, strings.Trim(name, `"`)), Reason: "duplicate field: give each field once"}
 	}
 
 	var syntaxErr *json.SyntaxError

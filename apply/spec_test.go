@@ -152,6 +152,9 @@ func TestDecodeRejects(t *testing.T) {
 		text  string
 	}{
 		{"unknown field", `{"name": "va", "mtux": 1}`, "mtux", "unknown field"},
+		{"field in other case", `{"name": "va", "MTU": 1400}`, "MTU", "unknown field"},
+		{"duplicate field", `{"name": "va", "mtu": 9000, "mtu": 1500}`, "mtu", "duplicate field"},
+		{"duplicate route field", `{"name": "va", "routes": [{"destination": "::/0", "metric": 1, "metric": 2}]}`, "routes[0].metric", "duplicate field"},
 		{"unknown route field", `{"name": "va", "routes": [{"destination": "::/0"}, {"destination": "::/0", "metric": 1, "tabel": 5}]}`, "routes[1].tabel", "unknown field"},
 		{"missing name", `{"mtu": 1500}`, "name", "missing"},
 		{"wrong type", `{"name": "va", "mtu": "1500"}`, "mtu", "got a JSON string, expected an integer"},
