@@ -1,7 +1,9 @@
 package table
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/nlevents/nlevents"
 )
@@ -92,4 +94,34 @@ func addHops(hops, added []nlevents.NextHop) []nlevents.NextHop {
 		}
 	}
 	return out
+}
+
+// String describes the route as ip route shows it, for example
+// "198.51.100.0/24 via 192.0.2.1 dev 3 table 254 metric 100".
+func (r *Route) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v", r.Dst)
+	if r.Src.IsValid() {
+		fmt.Fprintf(&b, " from %v", r.Src)
+	}
+	for _, hop := range r.NextHops {
+		if len(r.NextHops) > 1 {
+			b.WriteString(" nexthop")
+		}
+		if hop.Gateway.IsValid() {
+			fmt.Fprintf(&b, " via %v", hop.Gateway)
+		}
+		fmt.Fprintf(&b, " dev %d", hop.Index)
+		if len(r.NextHops) > 1 {
+			fmt.Fprintf(&b, " weight %d", hop.Weight)
+		}
+	}
+	if r.NexthopID != 0 {
+		fmt.Fprintf(&b, " nhid %d", r.NexthopID)
+	}
+	fmt.Fprintf(&b, " table %d", r.Table)
+	if r.Priority != 0 {
+		fmt.Fprintf(&b, " metric %d", r.Priority)
+	}
+	return b.String()
 }

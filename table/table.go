@@ -5,11 +5,14 @@
 //
 //	t := table.New()
 //	for ev, err := range nlevents.Stream(ctx, nlevents.Link|nlevents.Addr|nlevents.Route,
-//		nlevents.WithInitialDump(), nlevents.WithResync()) {
+//		nlevents.WithInitialDump(), nlevents.WithResync(), nlevents.WithInferredDeletes()) {
 //		t.Update(ev, err)
 //	}
 //
-// With WithInitialDump the picture is complete once Synced returns true.
+// WithInferredDeletes matters for routes: the kernel removes IPv4 routes
+// without notifying when their link goes down, and without it the table
+// keeps them. With WithInitialDump the picture is complete once Synced
+// returns true.
 // After an overrun it is stale until the *SyncEvent of the resync: Update
 // marks the picture when it sees ErrOverrun, and at the marker it sweeps out
 // every entry that neither the dump nor a notification mentioned since then.

@@ -115,3 +115,10 @@ func TestReplaceOverwritesNextHops(t *testing.T) {
 	require.Len(t, routes, 1)
 	assert.Equal(t, []nlevents.NextHop{hop("2001:db8:1::9", 3)}, routes[0].NextHops)
 }
+
+func TestRouteString(t *testing.T) {
+	tbl := table.New()
+	tbl.Update(route6(flagCreate, false, hop("2001:db8:1::2", 3), hop("2001:db8:2::2", 5)), nil)
+	assert.Equal(t, "2001:db8:9::/64 nexthop via 2001:db8:1::2 dev 3 weight 1 nexthop via 2001:db8:2::2 dev 5 weight 1 table 254 metric 1024",
+		tbl.Routes()[0].String())
+}
