@@ -3,12 +3,12 @@
 // github.com/vishvananda/netlink and github.com/mdlayher/netlink with
 // github.com/jsimonetti/rtnetlink/v2.
 //
-// It needs root: it re-executes itself in a new network namespace (the
-// coordinator), makes a veth pair there, and for each workload, receive
-// buffer setting, round and receiver starts the receiver as a child
-// process, generates the workload with netlink requests, and reads the
-// child's figures. The generator's CPU is not counted: only the child's
-// user+sys time is. Runs are interleaved, each round in a different order,
+// It needs root, because it re-executes itself in a new network namespace
+// (the coordinator) and makes a veth pair there. For each workload, receive
+// buffer setting, round and receiver, the coordinator starts the receiver
+// as a child process, generates the workload with netlink requests, and
+// reads the child's figures. The generator's CPU is not counted: only the
+// child's user+sys time is. Runs are interleaved, each round in a different order,
 // and the tables show medians over the rounds.
 //
 //	go run ./cmd/nlbench                  # every workload and setting, 4 rounds

@@ -26,7 +26,7 @@ import (
 
 // nanotime reads CLOCK_MONOTONIC through the vDSO, as the runtime does.
 // That clock is shared by all processes, so the generator's stamps and the
-// receiver's compare directly, and reading it costs about 20 ns.
+// receiver's compare directly, and reading it needs no system call.
 //
 //go:linkname nanotime runtime.nanotime
 func nanotime() int64
@@ -78,8 +78,8 @@ func (r *recorder) fail(err error) {
 	r.firstError.CompareAndSwap(nil, &msg)
 }
 
-// runReceiver is the child process: it subscribes with one library, tells
-// the coordinator it is ready, receives until the coordinator has finished
+// runReceiver is the child process: it subscribes with one library, writes
+// "ready" to the coordinator, receives until the coordinator has finished
 // the workload and no event came for idleTime, then prints its result.
 // With queued, it starts consuming only when the workload is over, so that
 // every notification is already queued in the socket.
