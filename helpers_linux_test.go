@@ -150,3 +150,33 @@ func stacks() string {
 func stackHasCall(stack []byte, fn string) bool {
 	return strings.Contains(string(stack), fn+"(")
 }
+
+// fdTargets maps each open fd to what it refers to, such as
+// "socket:[1234]", so that a check can name the fds a test opened, and
+// ignore one that another part of the process closed meanwhile.
+func fdTargets(t testing.TB) map[string]string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatalf("list open fds: %v", err)
+	}
+	targets := make(map[string]string, len(entries))
+	for _, e := range entries {
+		target, _ := os.Readlink("/proc/self/fd/" + e.Name())
+		targets[e.Name()] = target
+	}
+	return targets
+}
+
+// newFDs lists the fds open now that were not open, to the same target,
+// in before.
+func newFDs(t testing.TB, before map[string]string) []string {
+	t.Helper()
+	var added []string
+	for fd, target := range fdTargets(t) {
+		if before[fd] != target {
+			added = append(added, fd+" -> "+target)
+		}
+	}
+	return added
+}
