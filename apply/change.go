@@ -71,6 +71,10 @@ type Change struct {
 	// Peer is the veth peer's name for a CreateLink change.
 	Peer string
 
+	// fromGateway is the gateway of the route that a ReplaceRoute change
+	// deletes; invalid for a route without a gateway.
+	fromGateway netip.Addr
+
 	// mtu, up and hwaddr are the values that a Set* change writes.
 	mtu    int
 	up     bool

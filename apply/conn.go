@@ -277,9 +277,47 @@ func (c *conn) removeAddress(index uint32, p netip.Prefix) error {
 	return c.rt.Address.Delete(addressMessage(index, p))
 }
 
-// addRoute adds r through the link, or with replace set replaces the route
-// with the same destination, table and metric.
-func (c *conn) addRoute(index uint32, r Route, replace bool) error {
+// addRoute adds r through the link. NB: it never uses NLM_F_REPLACE,
+// because the IPv4 FIB replaces the first route with the same destination,
+// TOS and metric whatever its link, so a replace could change another link's
+// route. An IPv4 route is added with NLM_F_APPEND, so that it coexists with
+// such a route, as ip route append does. An IPv6 route through a gateway
+// would join such a route as a multipath next hop, so it is added with
+// NLM_F_EXCL and fails with EEXIST instead.
+func (c *conn) addRoute(index uint32, r Route) error {
+	msg := routeMessage(index, r)
+	flags := netlink.Request | netlink.Create | netlink.Acknowledge
+	if msg.Family == afInet {
+		flags |= netlink.Append
+	} else {
+		flags |= netlink.Excl
+	}
+
+	_, err := c.rt.Execute(msg, rtmNewRoute, flags)
+	if errors.Is(err, syscall.EEXIST) {
+		return fmt.Errorf("%w: a route to %v with table %d and metric %d exists through another link", err, r.Destination, r.table(), r.metric())
+	}
+	return err
+}
+
+// replaceRoute changes the gateway of the link's route from the gateway old:
+// it deletes that route, which the link index and the old gateway select
+// among routes with the same key, then adds the new one.
+func (c *conn) replaceRoute(index uint32, r Route, old netip.Addr) error {
+	previous := r
+	previous.Gateway = old
+	msg := routeMessage(index, previous)
+	// Any protocol, scope and type match, as with ip route del: the route
+	// may have been made by another program.
+	msg.Protocol, msg.Scope, msg.Type = 0, rtScopeNowhere, 0
+	if err := c.rt.Route.Delete(msg); err != nil {
+		return fmt.Errorf("delete the route through gateway %s: %w", orNone(addrString(old)), err)
+	}
+	return c.addRoute(index, r)
+}
+
+// routeMessage builds the rtnetlink message for r through the link.
+func routeMessage(index uint32, r Route) *rtnetlink.RouteMessage {
 	family, scope := uint8(afInet), uint8(rtScopeLink)
 	if r.Destination.Addr().Is6() {
 		family = afInet6
@@ -293,7 +331,7 @@ func (c *conn) addRoute(index uint32, r Route, replace bool) error {
 		scope = rtScopeUniverse
 	}
 
-	msg := &rtnetlink.RouteMessage{
+	return &rtnetlink.RouteMessage{
 		Family:     family,
 		DstLength:  uint8(r.Destination.Bits()),
 		Table:      headerTable(r.table()),
@@ -302,10 +340,6 @@ func (c *conn) addRoute(index uint32, r Route, replace bool) error {
 		Type:       rtnUnicast,
 		Attributes: attrs,
 	}
-	if replace {
-		return c.rt.Route.Replace(msg)
-	}
-	return c.rt.Route.Add(msg)
 }
 
 // headerTable returns the value for rtm_table, which has 8 bits; RTA_TABLE

@@ -28,6 +28,7 @@ const (
 
 	rtScopeUniverse = 0   // RT_SCOPE_UNIVERSE: routes through a gateway
 	rtScopeLink     = 253 // RT_SCOPE_LINK: directly connected routes
+	rtScopeNowhere  = 255 // RT_SCOPE_NOWHERE: any scope, in a deletion
 
 	rtnUnicast = 1 // RTN_UNICAST
 )

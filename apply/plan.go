@@ -151,9 +151,9 @@ func (c *conn) make(spec Link, index uint32, ch Change) error {
 	case AddAddress:
 		return c.addAddress(index, ch.Address)
 	case ReplaceRoute:
-		return c.addRoute(index, ch.Route, true)
+		return c.replaceRoute(index, ch.Route, ch.fromGateway)
 	case AddRoute:
-		return c.addRoute(index, ch.Route, false)
+		return c.addRoute(index, ch.Route)
 	}
 	return fmt.Errorf("apply: unknown action %v", ch.Action)
 }
@@ -164,7 +164,7 @@ func (c *conn) make(spec Link, index uint32, ch Change) error {
 func plan(spec Link, st *kernelState) (Changes, error) {
 	if !st.exists {
 		if spec.Kind == "" {
-			return nil, fmt.Errorf("%w: no link named %s in this network namespace; set kind (veth or bridge) to create it", ErrLinkNotFound, spec.Name)
+			return nil, fmt.Errorf("%w: no link named %q in this network namespace; set kind (veth or bridge) to create it", ErrLinkNotFound, spec.Name)
 		}
 		return planNew(spec)
 	}
@@ -315,7 +315,8 @@ func planRoutes(spec Link, st *kernelState) Changes {
 		case !ok:
 			added = append(added, Change{Action: AddRoute, Link: spec.Name, Route: r})
 		case have.Gateway != r.Gateway:
-			replaced = append(replaced, Change{Action: ReplaceRoute, Link: spec.Name, Route: r, From: addrString(have.Gateway), To: addrString(r.Gateway)})
+			replaced = append(replaced, Change{Action: ReplaceRoute, Link: spec.Name, Route: r,
+				From: addrString(have.Gateway), To: addrString(r.Gateway), fromGateway: have.Gateway})
 		}
 	}
 	return append(replaced, added...)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"unicode"
 )
 
 // State is the administrative state of a link (the IFF_UP flag).
@@ -265,6 +266,10 @@ func validateName(field, name string) []error {
 		return []error{specError(field, name, "is not a valid link name")}
 	case strings.ContainsAny(name, "/: \t\n\v\f\r"):
 		return []error{specError(field, name, "must not contain '/', ':' or white space")}
+	case strings.ContainsFunc(name, unicode.IsControl):
+		// The kernel would stop reading the name at a NUL byte and act on
+		// another link.
+		return []error{specError(field, fmt.Sprintf("%q", name), "must not contain control characters such as NUL")}
 	}
 	return nil
 }

@@ -152,6 +152,8 @@ func TestDecodeRejects(t *testing.T) {
 		text  string
 	}{
 		{"unknown field", `{"name": "va", "mtux": 1}`, "mtux", "unknown field"},
+		{"name with NUL", `{"name": "va\u0000zz", "mtu": 1400}`, "name", "control characters"},
+		{"name with control character", `{"name": "v\u0001a"}`, "name", "control characters"},
 		{"field in other case", `{"name": "va", "MTU": 1400}`, "MTU", "unknown field"},
 		{"duplicate field", `{"name": "va", "mtu": 9000, "mtu": 1500}`, "mtu", "duplicate field"},
 		{"duplicate route field", `{"name": "va", "routes": [{"destination": "::/0", "metric": 1, "metric": 2}]}`, "routes[0].metric", "duplicate field"},
