@@ -17,6 +17,7 @@ const (
 	nlmFMulti    = 0x2
 	nlmFAck      = 0x4
 	nlmFDumpIntr = 0x10
+	nlmFReplace  = 0x100 // in RTM_NEW* requests and notifications
 	nlmFDump     = 0x300
 
 	rtmNewLink    = 16

@@ -12,26 +12,43 @@ import (
 // their link goes down or is deleted, when an address they depend on is
 // removed, and when a nexthop object they use is deleted.
 type routeTracker struct {
-	routes map[routeID]*RouteEvent
+	routes map[routeID]trackedRoute
+	order  uint64 // the order of the last route added
 	// seen is non-nil while an IPv4 route dump runs: the routes that the
 	// dump or a notification confirmed since it started.
 	seen map[routeID]struct{}
 }
 
-// routeID identifies an IPv4 route as the kernel does.
+// trackedRoute is a route's last event and when it was first seen, so that
+// a replace can find the route the kernel replaced.
+type trackedRoute struct {
+	event *RouteEvent
+	order uint64
+}
+
+// routeID identifies an IPv4 route as the kernel does: by table,
+// destination, TOS and metric, and, because ip route append and addresses
+// of one prefix on two links make routes that differ only there, by the
+// single next hop's link and gateway.
 type routeID struct {
 	table    uint32
 	dst      netip.Prefix
 	tos      uint8
 	priority uint32
+	oif      int
+	gateway  netip.Addr
 }
 
 func newRouteTracker() *routeTracker {
-	return &routeTracker{routes: make(map[routeID]*RouteEvent)}
+	return &routeTracker{routes: make(map[routeID]trackedRoute)}
 }
 
 func idOf(ev *RouteEvent) routeID {
-	return routeID{table: ev.Table, dst: ev.Dst, tos: ev.TOS, priority: ev.Priority}
+	id := routeID{table: ev.Table, dst: ev.Dst, tos: ev.TOS, priority: ev.Priority}
+	if len(ev.NextHops) == 0 {
+		id.oif, id.gateway = ev.OutIndex, ev.Gateway
+	}
+	return id
 }
 
 // observe records an IPv4 route event.
@@ -45,10 +62,36 @@ func (t *routeTracker) observe(ev *RouteEvent) {
 		return
 	}
 
-	t.routes[id] = ev
+	order := t.routes[id].order
+	if order == 0 && ev.Header.Flags&nlmFReplace != 0 {
+		order = t.removeReplaced(id)
+	}
+	if order == 0 {
+		t.order++
+		order = t.order
+	}
+	t.routes[id] = trackedRoute{event: ev, order: order}
 	if t.seen != nil {
 		t.seen[id] = struct{}{}
 	}
+}
+
+// removeReplaced forgets the route that an IPv4 replace replaced: the
+// first one added with id's table, destination, TOS and metric. It returns
+// that route's order, or 0 if there is none.
+func (t *routeTracker) removeReplaced(id routeID) uint64 {
+	var first routeID
+	var order uint64
+	for other, route := range t.routes {
+		sameBase := other.table == id.table && other.dst == id.dst && other.tos == id.tos && other.priority == id.priority
+		if sameBase && (order == 0 || route.order < order) {
+			first, order = other, route.order
+		}
+	}
+	if order != 0 {
+		delete(t.routes, first)
+	}
+	return order
 }
 
 func (t *routeTracker) startDump() { t.seen = make(map[routeID]struct{}) }
@@ -63,9 +106,9 @@ func (t *routeTracker) finishDump() []*RouteEvent {
 	}
 
 	var vanished []*RouteEvent
-	for id, ev := range t.routes {
+	for id, route := range t.routes {
 		if _, ok := t.seen[id]; !ok {
-			vanished = append(vanished, ev)
+			vanished = append(vanished, route.event)
 			delete(t.routes, id)
 		}
 	}
@@ -80,11 +123,11 @@ func (t *routeTracker) finishDump() []*RouteEvent {
 
 // usesLink reports whether a tracked route leaves through the link.
 func (t *routeTracker) usesLink(index int) bool {
-	for _, ev := range t.routes {
-		if ev.OutIndex == index {
+	for _, route := range t.routes {
+		if route.event.OutIndex == index {
 			return true
 		}
-		for _, hop := range ev.NextHops {
+		for _, hop := range route.event.NextHops {
 			if hop.Index == index {
 				return true
 			}
@@ -95,8 +138,8 @@ func (t *routeTracker) usesLink(index int) bool {
 
 // usesNexthop reports whether a tracked route uses the nexthop object.
 func (t *routeTracker) usesNexthop(id uint32) bool {
-	for _, ev := range t.routes {
-		if ev.NexthopID == id {
+	for _, route := range t.routes {
+		if route.event.NexthopID == id {
 			return true
 		}
 	}

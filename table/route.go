@@ -2,6 +2,7 @@ package table
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -35,17 +36,64 @@ func (t *Table) updateRoute(e *nlevents.RouteEvent) {
 	case exists && e.Family == afInet6 && e.Header.Flags&flagAppend != 0 && e.Header.Flags&flagReplace == 0:
 		merged := routeOf(e, key)
 		merged.NextHops = addHops(old.value.NextHops, hops)
+		merged.order = old.value.order
 		t.routes[key] = entry[*Route]{merged, t.generation}
 	default:
-		t.routes[key] = entry[*Route]{routeOf(e, key), t.generation}
+		t.insertRoute(e, key, exists)
 	}
 }
 
-const afInet6 = 10
+// insertRoute adds or overwrites a route. An IPv4 replace removes the route
+// the kernel replaced, which may have another next hop and so another key.
+func (t *Table) insertRoute(e *nlevents.RouteEvent, key RouteKey, exists bool) {
+	route := routeOf(e, key)
+	switch {
+	case exists:
+		route.order = t.routes[key].value.order
+	case e.Family == afInet && e.Header.Flags&flagReplace != 0:
+		route.order = t.removeReplaced(key)
+	}
+	if route.order == 0 {
+		t.routeOrder++
+		route.order = t.routeOrder
+	}
+	t.routes[key] = entry[*Route]{route, t.generation}
+}
+
+// removeReplaced removes the first inserted IPv4 route with key's
+// destination, TOS and metric, and returns its order, or 0 if there is none.
+func (t *Table) removeReplaced(key RouteKey) uint64 {
+	var first RouteKey
+	var order uint64
+	for k, e := range t.routes {
+		if sameBase(k, key) && (order == 0 || e.value.order < order) {
+			first, order = k, e.value.order
+		}
+	}
+	if order != 0 {
+		delete(t.routes, first)
+	}
+	return order
+}
+
+func sameBase(a, b RouteKey) bool {
+	a.Dev, a.Gateway, b.Dev, b.Gateway = 0, netip.Addr{}, 0, netip.Addr{}
+	return a == b
+}
+
+// Address families (linux/socket.h).
+const (
+	afInet  = 2
+	afInet6 = 10
+)
 
 func routeKey(e *nlevents.RouteEvent) RouteKey {
 	key := RouteKey{Family: e.Family, Table: e.Table, Dst: e.Dst, Src: e.Src, TOS: e.TOS, Priority: e.Priority}
-	if e.Family == afInet6 && !e.Gateway.IsValid() && len(e.NextHops) == 0 {
+	switch {
+	case len(e.NextHops) > 0:
+	case e.Family == afInet:
+		key.Dev, key.Gateway = e.OutIndex, e.Gateway
+	case e.Family == afInet6 && !e.Gateway.IsValid():
 		key.Dev = e.OutIndex
 	}
 	return key

@@ -36,6 +36,7 @@ type Table struct {
 	routes map[RouteKey]entry[*Route]
 
 	generation uint64 // bumped at each overrun; entries older than it are stale
+	routeOrder uint64 // the order of the last inserted route
 	synced     bool   // a marker arrived and no overrun since
 	dumpFailed bool   // a dump failed since the last mark, so sweeping is unsafe
 }
@@ -61,11 +62,16 @@ type RouteKey struct {
 	Src      netip.Prefix
 	TOS      uint8
 	Priority uint32
-	// Dev is the output link of an IPv6 route without a gateway, because
-	// the kernel keeps such routes apart per link (fe80::/64 on every
-	// link). It is 0 for IPv4 and for IPv6 routes through gateways, which
-	// the kernel merges into one multipath route.
-	Dev int
+	// Dev and Gateway tell apart routes that the kernel keeps apart by
+	// their next hop. IPv4 keeps routes that differ only in their next hop
+	// (ip route append, or addresses of one prefix on two links): for a
+	// single-path IPv4 route they are its link and gateway. IPv6 keeps
+	// routes without a gateway apart per link (fe80::/64 on every link):
+	// for those Dev is the link. They are zero for multipath routes and
+	// for IPv6 routes through gateways, which the kernel merges into one
+	// multipath route.
+	Dev     int
+	Gateway netip.Addr
 }
 
 // Route is a route with all its next hops merged from the notifications
@@ -78,6 +84,11 @@ type Route struct {
 	PrefSrc   netip.Addr
 	NexthopID uint32
 	NextHops  []nlevents.NextHop
+
+	// order is when the route was first inserted, so that an IPv4 replace
+	// can find the route the kernel replaced: the first of those with the
+	// same destination, TOS and metric.
+	order uint64
 }
 
 // New returns an empty table.
@@ -198,6 +209,7 @@ func compareKeys(a, b RouteKey) int {
 		cmp.Compare(a.TOS, b.TOS),
 		cmp.Compare(a.Priority, b.Priority),
 		cmp.Compare(a.Dev, b.Dev),
+		a.Gateway.Compare(b.Gateway),
 	)
 }
 

@@ -325,3 +325,21 @@ func TestIntegrationInferredDeleteOnAddressRemoval(t *testing.T) {
 	})
 	assertSameSet(t, kernelRoutes(t, ns, 4), tableRoutes(sub.table, 2), "IPv4 routes")
 }
+
+func TestIntegrationSamePrefixOnTwoLinks(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	ns.AddVeth(t, "va", "vb")
+	ns.IP(t, "addr", "add", "192.0.2.1/24", "dev", "va")
+	ns.IP(t, "addr", "add", "192.0.2.2/24", "dev", "vb")
+	sub := subscribe(t, ns, nlevents.Addr|nlevents.Route, nlevents.WithInitialDump(), nlevents.WithInferredDeletes())
+	sub.feed(t, isSync)
+	assertSameSet(t, kernelRoutes(t, ns, 4), tableRoutes(sub.table, 2), "IPv4 routes with two prefix routes")
+
+	ns.IP(t, "addr", "del", "192.0.2.2/24", "dev", "vb")
+	ns.IP(t, "route", "add", "203.0.113.200/32", "dev", "va")
+	sub.feed(t, func(it testutil.Item) bool {
+		r, ok := it.Event.(*nlevents.RouteEvent)
+		return ok && r.Dst.String() == "203.0.113.200/32"
+	})
+	assertSameSet(t, kernelRoutes(t, ns, 4), tableRoutes(sub.table, 2), "IPv4 routes after removing one address")
+}

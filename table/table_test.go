@@ -15,6 +15,7 @@ import (
 
 // Linux values, written out so that these tests build on every OS.
 const (
+	afInet      = 2
 	afInet6     = 10
 	flagReplace = 0x100
 	flagCreate  = 0x400
@@ -121,4 +122,48 @@ func TestRouteString(t *testing.T) {
 	tbl.Update(route6(flagCreate, false, hop("2001:db8:1::2", 3), hop("2001:db8:2::2", 5)), nil)
 	assert.Equal(t, "2001:db8:9::/64 nexthop via 2001:db8:1::2 dev 3 weight 1 nexthop via 2001:db8:2::2 dev 5 weight 1 table 254 metric 1024",
 		tbl.Routes()[0].String())
+}
+
+func route4(flags netlink.HeaderFlags, deleted bool, dev int, gateway string) *nlevents.RouteEvent {
+	ev := &nlevents.RouteEvent{
+		Info:     nlevents.Info{Header: netlink.Header{Flags: flags}, Deleted: deleted},
+		Family:   afInet,
+		Dst:      netip.MustParsePrefix("198.51.100.0/24"),
+		Table:    nlevents.TableMain,
+		Type:     nlevents.RouteUnicast,
+		OutIndex: dev,
+	}
+	if gateway != "" {
+		ev.Gateway = netip.MustParseAddr(gateway)
+	}
+	return ev
+}
+
+func routeStrings(tbl *table.Table) []string {
+	var out []string
+	for _, r := range tbl.Routes() {
+		out = append(out, r.String())
+	}
+	return out
+}
+
+func TestIPv4RoutesApartByNextHop(t *testing.T) {
+	tbl := table.New()
+	tbl.Update(route4(flagCreate|flagAppend, false, 2, ""), nil)
+	tbl.Update(route4(flagCreate|flagAppend, false, 3, ""), nil)
+	assert.Equal(t, []string{"198.51.100.0/24 dev 2 table 254", "198.51.100.0/24 dev 3 table 254"}, routeStrings(tbl))
+
+	tbl.Update(route4(0, true, 3, ""), nil)
+	assert.Equal(t, []string{"198.51.100.0/24 dev 2 table 254"}, routeStrings(tbl), "deleting one must keep the other")
+}
+
+func TestIPv4ReplaceTakesFirstRoute(t *testing.T) {
+	tbl := table.New()
+	tbl.Update(route4(flagCreate, false, 2, "192.0.2.254"), nil)
+	tbl.Update(route4(flagCreate|flagAppend, false, 3, "203.0.113.254"), nil)
+
+	// The kernel replaces the first route with the same destination, TOS
+	// and metric, here the one through link 2.
+	tbl.Update(route4(flagReplace, false, 2, "192.0.2.253"), nil)
+	assert.Equal(t, []string{"198.51.100.0/24 via 192.0.2.253 dev 2 table 254", "198.51.100.0/24 via 203.0.113.254 dev 3 table 254"}, routeStrings(tbl))
 }
