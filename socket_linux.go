@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -45,7 +46,7 @@ func createSocket(cfg *config) (int, error) {
 			return -1, fmt.Errorf("nlevents: open network namespace %q: %w", cfg.netnsPath, err)
 		}
 		defer unix.Close(nsFD)
-		return inNetNS(nsFD, cfg.netnsPath, create)
+		return inNetNS(nsFD, strconv.Quote(cfg.netnsPath), create)
 	case cfg.netnsFD >= 0:
 		return inNetNS(cfg.netnsFD, fmt.Sprintf("fd %d", cfg.netnsFD), create)
 	}

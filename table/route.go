@@ -144,10 +144,14 @@ func addHops(hops, added []nlevents.NextHop) []nlevents.NextHop {
 	return out
 }
 
-// String describes the route as ip route shows it, for example
-// "198.51.100.0/24 via 192.0.2.1 dev 3 table 254 metric 100".
+// String describes the route in the words of ip route, for example
+// "198.51.100.0/24 via 192.0.2.1 dev 3 table 254 metric 100" or
+// "local 192.0.2.1/32 dev 3 table 255".
 func (r *Route) String() string {
 	var b strings.Builder
+	if r.Type != nlevents.RouteUnicast {
+		fmt.Fprintf(&b, "%v ", r.Type)
+	}
 	fmt.Fprintf(&b, "%v", r.Dst)
 	if r.Src.IsValid() {
 		fmt.Fprintf(&b, " from %v", r.Src)

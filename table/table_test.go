@@ -122,6 +122,11 @@ func TestRouteString(t *testing.T) {
 	tbl.Update(route6(flagCreate, false, hop("2001:db8:1::2", 3), hop("2001:db8:2::2", 5)), nil)
 	assert.Equal(t, "2001:db8:9::/64 nexthop via 2001:db8:1::2 dev 3 weight 1 nexthop via 2001:db8:2::2 dev 5 weight 1 table 254 metric 1024",
 		tbl.Routes()[0].String())
+
+	local := route4(flagCreate, false, 3, "")
+	local.Type, local.Table, local.Dst = nlevents.RouteLocal, nlevents.TableLocal, netip.MustParsePrefix("192.0.2.1/32")
+	tbl.Update(local, nil)
+	assert.Contains(t, routeStrings(tbl), "local 192.0.2.1/32 dev 3 table 255")
 }
 
 func route4(flags netlink.HeaderFlags, deleted bool, dev int, gateway string) *nlevents.RouteEvent {

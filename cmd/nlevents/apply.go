@@ -76,7 +76,11 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 	spec, err := readSpec(opts.file)
 	if err != nil {
-		fmt.Fprintf(stderr, "nlevents apply: %s: %v\n", opts.file, strings.TrimPrefix(err.Error(), "apply: "))
+		source := opts.file
+		if source == "-" {
+			source = "standard input"
+		}
+		fmt.Fprintf(stderr, "nlevents apply: %s: %v\n", source, strings.TrimPrefix(err.Error(), "apply: "))
 		return 1
 	}
 	var applyOpts []apply.Option
