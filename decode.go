@@ -140,8 +140,11 @@ func decodeAddr(h netlink.Header, msg []byte) (Event, error) {
 	// sends IFA_ADDRESS alone.
 	switch {
 	case local != nil:
-		ev.Prefix = prefixOf(ipAddr(local), prefixLen)
-		if peer := ipAddr(address); peer.IsValid() && peer != ev.Prefix.Addr() {
+		// Compare with the address itself: the prefix is invalid when the
+		// prefix length is out of range.
+		localAddr := ipAddr(local)
+		ev.Prefix = prefixOf(localAddr, prefixLen)
+		if peer := ipAddr(address); peer.IsValid() && peer != localAddr {
 			ev.Peer = peer
 		}
 	case address != nil:
