@@ -75,7 +75,7 @@ func (k dumpKind) String() string {
 	return names[k.msgType] + " " + families[k.family]
 }
 
-// A DumpError reports a dump that the kernel answered with an error. It is
+// A DumpError reports a dump request that the kernel rejected with an error. It is
 // not terminal: the dumps of the other object kinds go on, and the
 // *SyncEvent still follows. Objects of the failed kind may be missing from
 // the consumer's picture.
@@ -132,7 +132,7 @@ type dumpState struct {
 	checkPending  bool // a route check waits
 }
 
-// owns reports whether a message answers the dump in progress. Dump replies
+// owns reports whether a message is a reply to the dump in progress. Dump replies
 // carry our port id and sequence number; notifications carry port 0 or the
 // port of the process whose request caused them.
 func (d *dumpState) owns(h netlink.Header, portID uint32) bool {

@@ -27,9 +27,9 @@ type trackedRoute struct {
 }
 
 // routeID identifies an IPv4 route as the kernel does: by table,
-// destination, TOS and metric, and, because ip route append and addresses
-// of one prefix on two links make routes that differ only there, by the
-// single next hop's link and gateway.
+// destination, TOS and metric, and by the single next hop's link and
+// gateway. ip route append, and addresses of one prefix on two links, make
+// routes that differ only in those.
 type routeID struct {
 	table    uint32
 	dst      netip.Prefix
@@ -76,7 +76,7 @@ func (t *routeTracker) observe(ev *RouteEvent) {
 	}
 }
 
-// removeReplaced forgets the route that an IPv4 replace replaced: the
+// removeReplaced removes the route that an IPv4 replace replaced: the
 // first one added with id's table, destination, TOS and metric. It returns
 // that route's order, or 0 if there is none.
 func (t *routeTracker) removeReplaced(id routeID) uint64 {
@@ -98,7 +98,7 @@ func (t *routeTracker) startDump() { t.seen = make(map[routeID]struct{}) }
 
 func (t *routeTracker) abortDump() { t.seen = nil }
 
-// finishDump forgets the routes that the dump did not confirm and returns
+// finishDump removes the routes that the dump did not confirm and returns
 // them, ordered by table, destination and metric.
 func (t *routeTracker) finishDump() []*RouteEvent {
 	if t.seen == nil {

@@ -14,7 +14,7 @@ var (
 	errHeaderShort  = errors.New("message shorter than the 16-byte netlink header")
 	errLengthShort  = errors.New("header length smaller than the header itself")
 	errLengthLong   = errors.New("header length runs past the datagram")
-	errUnexpected   = errors.New("unexpected NLMSG_ERROR that answers no request of this subscription")
+	errUnexpected   = errors.New("unexpected NLMSG_ERROR: this subscription has no request outstanding")
 	errErrorPayload = errors.New("NLMSG_ERROR without its 4-byte error code")
 )
 
@@ -112,7 +112,7 @@ func decodeMessage(h netlink.Header, msg []byte, off int) (Event, error) {
 }
 
 // decodeErrorMessage reports an NLMSG_ERROR that reached the notification
-// path: the kernel sends those only in answer to a request, and this
+// path: the kernel sends those only in reply to a request, and this
 // subscription has none outstanding.
 func decodeErrorMessage(h netlink.Header, msg []byte, off int) error {
 	code, err := errorCode(msg)

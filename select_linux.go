@@ -27,7 +27,7 @@ const (
 	maxBatch      = 64
 )
 
-// testHookSocket, when set by a test, sees the socket and its port id.
+// testHookSocket, when set by a test, receives the socket and its port id.
 var testHookSocket func(fd int, portID uint32)
 
 // loop is one subscription. Its goroutine owns the socket, both ends of the
