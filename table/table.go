@@ -49,19 +49,19 @@ type entry[T any] struct {
 // AddrKey identifies an address: the link and the address with its prefix
 // length.
 type AddrKey struct {
-	Index  int
-	Prefix netip.Prefix
+	Index  int          // the link's index
+	Prefix netip.Prefix // the local address with its prefix length
 }
 
 // RouteKey identifies a route the way the kernel does: two routes with the
 // same key cannot coexist.
 type RouteKey struct {
-	Family   uint8
-	Table    uint32
-	Dst      netip.Prefix
-	Src      netip.Prefix
-	TOS      uint8
-	Priority uint32
+	Family   uint8        // AF_INET (2) or AF_INET6 (10)
+	Table    uint32       // routing table, such as nlevents.TableMain
+	Dst      netip.Prefix // destination, 0.0.0.0/0 or ::/0 for a default route
+	Src      netip.Prefix // source prefix of an IPv6 source route, invalid when absent
+	TOS      uint8        // type of service (IPv4)
+	Priority uint32       // metric
 	// Dev and Gateway tell apart routes that the kernel keeps apart by
 	// their next hop. IPv4 keeps routes that differ only in their next hop
 	// (ip route append, or addresses of one prefix on two links): for a
@@ -78,12 +78,12 @@ type RouteKey struct {
 // about it. A single-path route has one next hop.
 type Route struct {
 	RouteKey
-	Type      nlevents.RouteType
-	Protocol  nlevents.RouteProtocol
-	Scope     nlevents.RouteScope
-	PrefSrc   netip.Addr
-	NexthopID uint32
-	NextHops  []nlevents.NextHop
+	Type      nlevents.RouteType     // unicast, local, blackhole, ...
+	Protocol  nlevents.RouteProtocol // who installed the route
+	Scope     nlevents.RouteScope    // route scope
+	PrefSrc   netip.Addr             // preferred source address, invalid when absent
+	NexthopID uint32                 // nexthop object the route uses, 0 for none
+	NextHops  []nlevents.NextHop     // every path; one for a single-path route
 
 	// order is when the route was first inserted, so that an IPv4 replace
 	// can find the route the kernel replaced: the first of those with the

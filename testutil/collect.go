@@ -13,8 +13,8 @@ import (
 
 // Item is one value read from a subscription: an event or an error.
 type Item struct {
-	Event nlevents.Event
-	Err   error
+	Event nlevents.Event // the event, or nil for an error
+	Err   error          // the error, or nil for an event
 }
 
 // String prints the event or the error.
