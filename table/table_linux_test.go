@@ -94,6 +94,19 @@ func (s *subscription) converge(t *testing.T, want []string, got func(*table.Tab
 	}
 }
 
+// compareRoutesAfterSentinel adds a sentinel route through dev and waits
+// for its event, so that every notification before it has been applied,
+// then compares the table's IPv4 routes with the kernel's.
+func (s *subscription) compareRoutesAfterSentinel(t *testing.T, ns *testutil.NetNS, dev, what string) {
+	t.Helper()
+	ns.IP(t, "route", "add", "203.0.113.200/32", "dev", dev)
+	s.feed(t, func(it testutil.Item) bool {
+		r, ok := it.Event.(*nlevents.RouteEvent)
+		return ok && r.Dst.String() == "203.0.113.200/32"
+	})
+	assertSameSet(t, kernelRoutes(t, ns, 4), tableRoutes(s.table, 2), what)
+}
+
 func isSync(it testutil.Item) bool {
 	_, ok := it.Event.(*nlevents.SyncEvent)
 	return ok
@@ -202,13 +215,7 @@ func TestIntegrationInferredDeleteOnLinkDown(t *testing.T) {
 		assert.True(t, it.Err != nil || isRoute, "event of a group not subscribed: %v", it)
 	}
 
-	ns.IP(t, "link", "set", "vd", "up") // a harmless change, to catch up
-	ns.IP(t, "route", "add", "203.0.113.200/32", "dev", "vc")
-	sub.feed(t, func(it testutil.Item) bool {
-		r, ok := it.Event.(*nlevents.RouteEvent)
-		return ok && r.Dst.String() == "203.0.113.200/32"
-	})
-	assertSameSet(t, kernelRoutes(t, ns, 4), tableRoutes(sub.table, 2), "IPv4 routes")
+	sub.compareRoutesAfterSentinel(t, ns, "vc", "IPv4 routes")
 }
 
 func TestIntegrationInferredDeleteOnNexthopDelete(t *testing.T) {
@@ -228,12 +235,7 @@ func TestIntegrationInferredDeleteOnNexthopDelete(t *testing.T) {
 	})
 	assert.True(t, items[len(items)-1].Event.EventInfo().Inferred)
 
-	ns.IP(t, "route", "add", "203.0.113.200/32", "dev", "vc")
-	sub.feed(t, func(it testutil.Item) bool {
-		r, ok := it.Event.(*nlevents.RouteEvent)
-		return ok && r.Dst.String() == "203.0.113.200/32"
-	})
-	assertSameSet(t, kernelRoutes(t, ns, 4), tableRoutes(sub.table, 2), "IPv4 routes")
+	sub.compareRoutesAfterSentinel(t, ns, "vc", "IPv4 routes")
 }
 
 func TestIntegrationIPv6MultipathMatchesKernel(t *testing.T) {
@@ -318,12 +320,7 @@ func TestIntegrationInferredDeleteOnAddressRemoval(t *testing.T) {
 	})
 	assert.True(t, items[len(items)-1].Event.EventInfo().Inferred)
 
-	ns.IP(t, "route", "add", "203.0.113.200/32", "dev", "vc")
-	sub.feed(t, func(it testutil.Item) bool {
-		r, ok := it.Event.(*nlevents.RouteEvent)
-		return ok && r.Dst.String() == "203.0.113.200/32"
-	})
-	assertSameSet(t, kernelRoutes(t, ns, 4), tableRoutes(sub.table, 2), "IPv4 routes")
+	sub.compareRoutesAfterSentinel(t, ns, "vc", "IPv4 routes")
 }
 
 func TestIntegrationSamePrefixOnTwoLinks(t *testing.T) {
@@ -336,10 +333,5 @@ func TestIntegrationSamePrefixOnTwoLinks(t *testing.T) {
 	assertSameSet(t, kernelRoutes(t, ns, 4), tableRoutes(sub.table, 2), "IPv4 routes with two prefix routes")
 
 	ns.IP(t, "addr", "del", "192.0.2.2/24", "dev", "vb")
-	ns.IP(t, "route", "add", "203.0.113.200/32", "dev", "va")
-	sub.feed(t, func(it testutil.Item) bool {
-		r, ok := it.Event.(*nlevents.RouteEvent)
-		return ok && r.Dst.String() == "203.0.113.200/32"
-	})
-	assertSameSet(t, kernelRoutes(t, ns, 4), tableRoutes(sub.table, 2), "IPv4 routes after removing one address")
+	sub.compareRoutesAfterSentinel(t, ns, "va", "IPv4 routes after removing one address")
 }
