@@ -2,10 +2,8 @@ package nlevents_test
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"runtime"
 	"strconv"
@@ -224,51 +222,10 @@ func TestIntegrationSubscribeCancelCycles(t *testing.T) {
 			t.Fatalf("cycle %d: %v", i, err)
 		}
 	}
-	checkThreadNamespaces(t)
-}
-
-// checkThreadNamespaces fails the test when a thread of the process is in
-// another network namespace than the process was started in, which would
-// make sockets that later run on that thread open in the wrong namespace.
-func checkThreadNamespaces(t *testing.T) {
-	t.Helper()
-	want, err := os.Readlink("/proc/self/ns/net")
-	require.NoError(t, err)
-	tasks, err := os.ReadDir("/proc/self/task")
-	require.NoError(t, err)
-	for _, task := range tasks {
-		got, err := os.Readlink("/proc/self/task/" + task.Name() + "/ns/net")
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // the thread has exited
-		}
-		require.NoError(t, err)
-		assert.Equal(t, want, got, "network namespace of thread %s", task.Name())
-	}
+	testutil.CheckThreadNamespaces(t)
 }
 
 // rtmNewLink is RTM_NEWLINK from linux/rtnetlink.h.
-const rtmNewLink = 16
-
-// fakeLinkMessage encodes an RTM_NEWLINK message for a link named name, as
-// a local process could forge one.
-func fakeLinkMessage(name string) []byte {
-	nameAttr := make([]byte, 4, 4+len(name)+4)
-	nameAttr = append(nameAttr, name...)
-	nameAttr = append(nameAttr, 0)
-	binary.NativeEndian.PutUint16(nameAttr[0:2], uint16(len(nameAttr)))
-	binary.NativeEndian.PutUint16(nameAttr[2:4], unix.IFLA_IFNAME)
-	for len(nameAttr)%4 != 0 {
-		nameAttr = append(nameAttr, 0)
-	}
-
-	msg := make([]byte, 16+16, 16+16+len(nameAttr))
-	binary.NativeEndian.PutUint32(msg[16+4:16+8], 999) // ifi_index
-	msg = append(msg, nameAttr...)
-	binary.NativeEndian.PutUint32(msg[0:4], uint32(len(msg)))
-	binary.NativeEndian.PutUint16(msg[4:6], rtmNewLink)
-	return msg
-}
-
 func TestIntegrationUnicastFromProcessDropped(t *testing.T) {
 	ns := testutil.NewNetNS(t)
 	var portID uint32
@@ -284,7 +241,7 @@ func TestIntegrationUnicastFromProcessDropped(t *testing.T) {
 			return fmt.Errorf("socket: %w", err)
 		}
 		defer unix.Close(fd)
-		return unix.Sendto(fd, fakeLinkMessage("forged0"), 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Pid: portID})
+		return unix.Sendto(fd, forgedLink("forged0"), 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Pid: portID})
 	})
 	require.NoError(t, err, "send the forged message")
 

@@ -294,5 +294,5 @@ func TestIntegrationSubscribeOutOfFDs(t *testing.T) {
 			}
 		})
 	}
-	checkThreadNamespaces(t)
+	testutil.CheckThreadNamespaces(t)
 }

@@ -16,15 +16,9 @@ import (
 // kernelLinks lists "index name" for every link, as ip link show reports.
 func kernelLinks(t *testing.T, ns *testutil.NetNS) []string {
 	t.Helper()
-	var links []struct {
-		Index int    `json:"ifindex"`
-		Name  string `json:"ifname"`
-	}
-	decodeIP(t, ns, &links, "-j", "link", "show")
-
 	var out []string
-	for _, l := range links {
-		out = append(out, fmt.Sprintf("%d %s", l.Index, l.Name))
+	for name, index := range linkIndexes(t, ns) {
+		out = append(out, fmt.Sprintf("%d %s", index, name))
 	}
 	slices.Sort(out)
 	return out

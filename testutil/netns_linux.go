@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,8 +16,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// netnsDir is where ip netns keeps named namespaces; NewNetNS puts its
-// namespaces there so that ip -n NAME and ip netns exec NAME reach them.
+// netnsDir is the directory of ip netns's named namespaces. NewNetNS puts
+// its namespaces there so that ip -n NAME and ip netns exec NAME reach them.
 const netnsDir = "/run/netns"
 
 // NetNS is a network namespace made for one test and removed at its cleanup.
@@ -197,4 +198,32 @@ func randomHex(n int) string {
 		panic(err) // crypto/rand does not fail on Linux
 	}
 	return hex.EncodeToString(b)
+}
+
+// CheckThreadNamespaces fails the test when a thread of the process is in
+// another network namespace than the process's main thread. Such a thread
+// would open the sockets of whatever goroutine runs on it next in the wrong
+// namespace, so code that enters namespaces must never leave one behind.
+func CheckThreadNamespaces(t testing.TB) {
+	t.Helper()
+	want, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatalf("testutil: read the process's network namespace: %v", err)
+	}
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatalf("testutil: list the process's threads: %v", err)
+	}
+
+	for _, task := range tasks {
+		got, err := os.Readlink("/proc/self/task/" + task.Name() + "/ns/net")
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue // the thread has exited
+		case err != nil:
+			t.Errorf("testutil: read the network namespace of thread %s: %v", task.Name(), err)
+		case got != want:
+			t.Errorf("testutil: thread %s is in network namespace %s, the process in %s", task.Name(), got, want)
+		}
+	}
 }

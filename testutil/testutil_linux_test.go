@@ -24,7 +24,7 @@ func TestNetNSIsolatedAndRemoved(t *testing.T) {
 		assert.Positive(t, ns.LinkIndex(t, "tu-a"), "index in the namespace")
 		_, err := net.InterfaceByName("tu-a")
 		assert.Error(t, err, "the veth is visible outside its namespace")
-		checkThreadsHome(t)
+		CheckThreadNamespaces(t)
 	})
 	if path == "" {
 		return // skipped without root
@@ -32,24 +32,6 @@ func TestNetNSIsolatedAndRemoved(t *testing.T) {
 
 	_, err := os.Stat(path)
 	assert.True(t, errors.Is(err, fs.ErrNotExist), "namespace mount %s after cleanup: %v", path, err)
-}
-
-// checkThreadsHome fails the test when a thread of the process is in
-// another network namespace than the process's main thread.
-func checkThreadsHome(t *testing.T) {
-	t.Helper()
-	want, err := os.Readlink("/proc/self/ns/net")
-	require.NoError(t, err)
-	tasks, err := os.ReadDir("/proc/self/task")
-	require.NoError(t, err)
-	for _, task := range tasks {
-		got, err := os.Readlink("/proc/self/task/" + task.Name() + "/ns/net")
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // the thread has exited
-		}
-		require.NoError(t, err)
-		assert.Equal(t, want, got, "network namespace of thread %s", task.Name())
-	}
 }
 
 func TestTryIPReportsFailure(t *testing.T) {
