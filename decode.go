@@ -11,7 +11,7 @@ import (
 // fixedHeader returns the first size bytes of a message's payload, padded
 // with zeros when the payload is shorter, and the attributes after it. A
 // struct shorter than this package expects is accepted with its missing
-// fields zero; a longer one cannot be told apart from attributes, so it is
+// fields zero; a longer one cannot be distinguished from attributes, so it is
 // read as the kernel's headers define it.
 func fixedHeader(r raw, size int) (hdr []byte, attrs attrReader) {
 	payload := r.payload()

@@ -17,7 +17,7 @@
 //
 // One goroutine per subscription owns the netlink socket and both channels.
 // It waits in poll(2) on the socket and on a pipe that a context.AfterFunc
-// writes to, so cancelling ctx wakes it at once; it then closes the socket,
+// writes to, so cancelling ctx wakes it at once. It then closes the socket,
 // the pipe and both channels, each exactly once. The channels are unbuffered
 // and the goroutine sends one value at a time, so events and errors arrive
 // in the order the kernel produced them. A consumer that stops reading never

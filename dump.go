@@ -16,7 +16,7 @@ type dumpKind struct {
 }
 
 // dumpKinds returns the dumps that cover the typed objects in groups, in
-// the order they run: links first, so that a consumer knows a link before
+// the order they run: links first, so that a consumer has a link before
 // its addresses and routes.
 func dumpKinds(groups Groups) []dumpKind {
 	var kinds []dumpKind
@@ -98,10 +98,11 @@ func (e *DumpError) Unwrap() error { return e.Err }
 // kernel allows one dump per socket at a time.
 type dumpJob struct {
 	kinds []dumpKind
-	// marker asks for a *SyncEvent when the job ends; resync sets its flag.
+	// marker requests a *SyncEvent when the job ends, and resync sets the
+	// marker's Resync flag.
 	marker bool
 	resync bool
-	// routeCheck asks for inferred deletions of the tracked IPv4 routes
+	// routeCheck requests inferred deletions of the tracked IPv4 routes
 	// that the job's route dump no longer lists.
 	routeCheck bool
 }

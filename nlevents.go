@@ -15,7 +15,7 @@ import (
 // The contract of the channels:
 //
 //   - One goroutine sends on both, one value at a time, and both are
-//     unbuffered. A consumer that selects on both sees events and errors in
+//     unbuffered. A consumer that selects on both receives events and errors in
 //     the order the kernel produced them.
 //   - The library never drops a value to avoid blocking. While the consumer
 //     does not read, notifications queue in the socket receive buffer; when

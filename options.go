@@ -108,7 +108,7 @@ func WithNetNSPath(path string) Option {
 // WithReceiveBuffer sets the socket receive buffer, in bytes: the queue in
 // which the kernel holds notifications until the loop reads them. When it is
 // full, the kernel drops notifications and the consumer gets ErrOverrun.
-// Subscribe asks with SO_RCVBUFFORCE, which needs CAP_NET_ADMIN and ignores
+// Subscribe requests it with SO_RCVBUFFORCE, which needs CAP_NET_ADMIN and ignores
 // net.core.rmem_max, and falls back to SO_RCVBUF, which the kernel caps at
 // net.core.rmem_max. The default is DefaultReceiveBuffer. A size outside 1
 // to math.MaxInt32 is a set-up error.

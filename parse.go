@@ -75,7 +75,7 @@ func errorCode(msg []byte) (syscall.Errno, error) {
 // decodeMessage turns one rtnetlink message into an event. msg is the
 // message with its header, in a buffer that will be reused: the event gets
 // its own copy. A non-nil error is a *DecodeError; when the event is non-nil
-// too, the event holds the fields that could be read and the error says what
+// too, the event holds the fields that could be read and the error names what
 // could not. Control messages (NLMSG_NOOP, NLMSG_DONE) give neither.
 func decodeMessage(h netlink.Header, msg []byte, off int) (Event, error) {
 	var (

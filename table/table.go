@@ -13,9 +13,9 @@
 // without notifying when their link goes down, and without it the table
 // keeps them. With WithInitialDump the picture is complete once Synced
 // returns true.
-// After an overrun it is stale until the *SyncEvent of the resync: Update
-// marks the picture when it sees ErrOverrun, and at the marker it sweeps out
-// every entry that neither the dump nor a notification mentioned since then.
+// After an overrun it is stale until the *SyncEvent of the resync. Update
+// marks the picture when it receives ErrOverrun, and at the marker it sweeps
+// out every entry that neither the dump nor a notification mentioned since.
 package table
 
 import (

@@ -149,8 +149,8 @@ func recoverable(err error) bool {
 	return errors.Is(err, nlevents.ErrOverrun) || errors.As(err, &decodeErr) || errors.As(err, &dumpErr)
 }
 
-// flagGiven reports whether the command line set the flag, so that an
-// explicitly empty value can be told from the default.
+// flagGiven reports whether the command line set the flag, which
+// distinguishes an explicitly empty value from the default.
 func flagGiven(fs *flag.FlagSet, name string) bool {
 	given := false
 	fs.Visit(func(f *flag.Flag) {
