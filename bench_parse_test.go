@@ -130,23 +130,27 @@ func runIP(t *testing.T, args ...string) {
 // their messages.
 func readQueuedMessages(t *testing.T, fd int) [][]byte {
 	t.Helper()
-	buf := make([]byte, 1<<20)
-	var from unix.RawSockaddrNetlink
+	rx := newBatchReader(fd, receiveBufferSize)
 	var msgs [][]byte
 	for {
-		n, _, err := recvFrom(fd, buf, &from)
+		batch, err := rx.read(nil)
 		if errors.Is(err, unix.EAGAIN) {
 			return msgs
 		}
 		if err != nil {
-			t.Fatalf("recvfrom: %v", err)
+			t.Fatalf("recvmmsg: %v", err)
 		}
-		err = splitMessages(buf[:n], func(_ netlink.Header, msg []byte, _ int) bool {
-			msgs = append(msgs, bytes.Clone(msg))
-			return true
-		})
-		if err != nil {
-			t.Fatal(err)
+		for _, d := range batch {
+			if d.truncated > 0 {
+				t.Fatalf("datagram of %d bytes truncated", d.truncated)
+			}
+			err = splitMessages(d.data, func(_ netlink.Header, msg []byte, _ int) bool {
+				msgs = append(msgs, bytes.Clone(msg))
+				return true
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }

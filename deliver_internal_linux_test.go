@@ -201,23 +201,3 @@ func TestDeliverCancelledWhileBlocked(t *testing.T) {
 		t.Fatal("deliver still blocked after cancellation")
 	}
 }
-
-func TestTruncatedGrowsBuffer(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	l := &loop{
-		ctx:  ctx,
-		cfg:  &config{netnsFD: -1},
-		errs: make(chan error, 1),
-		buf:  make([]byte, receiveBufferSize),
-	}
-
-	const size = receiveBufferSize + 1000
-	require.True(t, l.truncated(size))
-	err := <-l.errs
-	var decodeErr *DecodeError
-	require.True(t, errors.As(err, &decodeErr), "error is %T: %v", err, err)
-	assert.ErrorIs(t, err, ErrTruncated)
-	assert.Contains(t, err.Error(), "66536 bytes")
-	assert.GreaterOrEqual(t, len(l.buf), size, "buffer size after growing")
-}

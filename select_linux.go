@@ -10,23 +10,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// receiveBufferSize is the first size of the buffer that datagrams are read
-// into. Notifications come one message per datagram and dump replies are
-// sized to about a page, so 64 KiB holds a large link message whole. A
-// larger datagram is reported as ErrTruncated, and the buffer grows.
-const receiveBufferSize = 64 << 10
-
-// The loop reads ahead: drain reads up to maxBatch datagrams, into
-// readAheadSize bytes of the buffer past one datagram's room, before it
-// decodes and sends them. With no system call between two sends, the
-// scheduler can run the consumer's goroutine on the loop's thread while the
-// loop waits for it, rather than on another thread. Events and errors still
-// go out one at a time, in the order the kernel sent them.
-const (
-	readAheadSize = 32 << 10
-	maxBatch      = 64
-)
-
 // testHookSocket, when set by a test, receives the socket and its port id.
 var testHookSocket func(fd int, portID uint32)
 
@@ -50,15 +33,9 @@ type loop struct {
 	events chan Event
 	errs   chan error
 
-	buf  []byte
-	from unix.RawSockaddrNetlink
-	dump dumpState
-
-	// room is the space each receive is offered, at least: a datagram
-	// larger than that is truncated. 0 means len(buf). batch lists the
-	// datagrams that readBatch read into buf.
-	room  int
-	batch [][]byte
+	rx    *batchReader
+	batch []received
+	dump  dumpState
 
 	// routes tracks IPv4 routes for WithInferredDeletes, and is nil
 	// without it. hidden are groups joined only for that, whose events the
@@ -92,9 +69,8 @@ func subscribe(ctx context.Context, groups Groups, cfg *config) (<-chan Event, <
 		wakeDone: make(chan struct{}),
 		events:   make(chan Event),
 		errs:     make(chan error),
-		buf:      make([]byte, receiveBufferSize+readAheadSize),
-		room:     receiveBufferSize,
-		batch:    make([][]byte, 0, maxBatch),
+		rx:       newBatchReader(fd, receiveBufferSize),
+		batch:    make([]received, 0, maxSlots),
 		dump:     dumpState{kinds: dumpKinds(groups)},
 		hidden:   joined &^ groups,
 	}
@@ -179,20 +155,15 @@ func (l *loop) wait() (bool, error) {
 // returns false when the subscription must end.
 func (l *loop) drain() bool {
 	for l.ctx.Err() == nil {
-		truncatedSize, err := l.readBatch()
-		for _, datagram := range l.batch {
-			if !l.deliver(datagram) {
-				return false
-			}
+		var err error
+		l.batch, err = l.rx.read(l.batch[:0])
+		if !l.deliverBatch() {
+			return false
 		}
 
-		// The datagrams read before the error or the truncated datagram
-		// were delivered first, so the consumer sees the kernel's order.
+		// The datagrams read before the error were delivered first, so
+		// the consumer sees the kernel's order.
 		switch {
-		case truncatedSize > 0:
-			if !l.truncated(truncatedSize) {
-				return false
-			}
 		case err == nil:
 		case errors.Is(err, unix.EAGAIN):
 			return true
@@ -202,50 +173,34 @@ func (l *loop) drain() bool {
 				return false
 			}
 		default:
-			l.sendError(fmt.Errorf("nlevents: %w", os.NewSyscallError("recvfrom", err)))
+			l.sendError(fmt.Errorf("nlevents: %w", os.NewSyscallError("recvmmsg", err)))
 			return false
 		}
 	}
 	return false
 }
 
-// readBatch reads datagrams one after the other into l.buf and lists those
-// from the kernel in l.batch. It stops after maxBatch reads, when less than
-// l.room is left, at the first error, or at a truncated datagram, whose
-// real size it returns.
-func (l *loop) readBatch() (truncatedSize int, err error) {
-	l.batch = l.batch[:0]
-	room := l.room
-	if room == 0 {
-		room = len(l.buf)
+// deliverBatch delivers the datagrams of one read in order, reporting each
+// truncated one as ErrTruncated where it came.
+func (l *loop) deliverBatch() bool {
+	for _, d := range l.batch {
+		ok := true
+		if d.truncated > 0 {
+			ok = l.sendError(truncatedError(d.truncated))
+		} else {
+			ok = l.deliver(d.data)
+		}
+		if !ok {
+			return false
+		}
 	}
-
-	off := 0
-	for reads := 0; reads < maxBatch && len(l.buf)-off >= room; reads++ {
-		n, port, err := recvFrom(l.fd, l.buf[off:], &l.from)
-		if err != nil {
-			return 0, err
-		}
-		if n > len(l.buf)-off {
-			return n, nil
-		}
-		if port != 0 {
-			// Any local process can send unicast netlink to our port; only
-			// the kernel (port 0) is trusted.
-			continue
-		}
-		l.batch = append(l.batch, l.buf[off:off+n])
-		off += align4(n)
-	}
-	return 0, nil
+	return true
 }
 
-// truncated reports a datagram that did not fit, and grows the buffer so
-// that the next one of that size does.
-func (l *loop) truncated(size int) bool {
-	l.room = align4(size) + receiveBufferSize
-	l.buf = make([]byte, l.room+readAheadSize)
-	return l.sendError(&DecodeError{Err: fmt.Errorf("%w: %d bytes", ErrTruncated, size)})
+// truncatedError reports a datagram of size bytes that did not fit its
+// slot; the reader offers that much to the next ones.
+func truncatedError(size int) error {
+	return &DecodeError{Err: fmt.Errorf("%w: %d bytes", ErrTruncated, size)}
 }
 
 // overrun reports ENOBUFS and, with WithResync, starts a dump.

@@ -6,7 +6,6 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -151,19 +150,4 @@ func setReceiveBuffer(fd, bytes int) error {
 		return fmt.Errorf("nlevents: set receive buffer to %d bytes: %w", bytes, os.NewSyscallError("setsockopt", err))
 	}
 	return nil
-}
-
-// recvFrom reads one datagram without blocking and returns its real length,
-// which exceeds len(buf) when it was truncated, and the sender's port id.
-// It uses the raw system call so that a receive allocates nothing.
-func recvFrom(fd int, buf []byte, from *unix.RawSockaddrNetlink) (int, uint32, error) {
-	fromLen := uint32(unsafe.Sizeof(*from))
-	n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd),
-		uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)),
-		uintptr(unix.MSG_DONTWAIT|unix.MSG_TRUNC),
-		uintptr(unsafe.Pointer(from)), uintptr(unsafe.Pointer(&fromLen)))
-	if errno != 0 {
-		return 0, 0, errno
-	}
-	return int(n), from.Pid, nil
 }

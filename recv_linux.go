@@ -1,0 +1,128 @@
+package nlevents
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Sizes of the receive slots. recvmmsg(2) reads each datagram into a slot
+// of its own, and cuts a datagram larger than its slot, so a slot must hold
+// the largest one. Notifications are one message each and dump replies
+// about a page, so 64 KiB holds a large link message whole.
+//
+// The slots share readBudget bytes, with at most maxSlots of them, so one
+// system call reads up to 16 datagrams. A slot's pages are touched only as
+// far as the datagrams in it reach.
+//
+// Slots start slotSkew bytes further apart than their size. Slots a power
+// of two apart map to the same CPU cache sets, so 16 of them can evict each
+// other. With the skew, their first lines spread over 4 KiB of sets.
+const (
+	receiveBufferSize = 64 << 10
+	readBudget        = 1 << 20
+	maxSlots          = 16
+	slotSkew          = 256
+)
+
+// mmsghdr is struct mmsghdr of <sys/socket.h>, which x/sys/unix does not
+// define: the message header, then the received length, then padding to
+// the header's alignment, as C lays it out.
+type mmsghdr struct {
+	hdr unix.Msghdr
+	n   uint32
+}
+
+// received is one datagram that a read returned. It has its bytes or, when
+// it did not fit its slot, its size in truncated.
+type received struct {
+	data      []byte
+	truncated int
+}
+
+// batchReader reads datagrams from a netlink socket, as many per system
+// call as it has slots, and keeps those that the kernel sent.
+type batchReader struct {
+	fd int
+
+	// room is the size of each slot in buf, and stride the distance from
+	// one slot to the next. grow, when not 0, is the room that the next
+	// read must offer, because a datagram that large was truncated.
+	room   int
+	stride int
+	grow   int
+
+	buf   []byte
+	hdrs  []mmsghdr
+	iovs  []unix.Iovec
+	names []unix.RawSockaddrNetlink
+}
+
+// newBatchReader returns a reader whose slots hold room bytes. The loop
+// passes receiveBufferSize.
+func newBatchReader(fd, room int) *batchReader {
+	r := &batchReader{fd: fd}
+	r.allocate(room)
+	return r
+}
+
+// allocate sets up slots of room bytes, as many as readBudget holds, and
+// at least one.
+func (r *batchReader) allocate(room int) {
+	slots := min(max(readBudget/room, 1), maxSlots)
+	r.room = room
+	r.stride = room + slotSkew
+	r.buf = make([]byte, slots*r.stride)
+	r.hdrs = make([]mmsghdr, slots)
+	r.iovs = make([]unix.Iovec, slots)
+	r.names = make([]unix.RawSockaddrNetlink, slots)
+
+	for i := range r.hdrs {
+		r.iovs[i].Base = &r.buf[i*r.stride]
+		r.iovs[i].SetLen(room)
+		r.hdrs[i].hdr.Name = (*byte)(unsafe.Pointer(&r.names[i]))
+		r.hdrs[i].hdr.Iov = &r.iovs[i]
+		r.hdrs[i].hdr.SetIovlen(1)
+	}
+}
+
+// read reads the datagrams waiting on the socket without blocking, up to
+// one per slot, and appends those from the kernel to out in their order.
+// It drops the rest, because any local process can send unicast netlink to
+// our port. The bytes stay valid until the next read. The error is the
+// system call's, EAGAIN when no datagram waits.
+func (r *batchReader) read(out []received) ([]received, error) {
+	if r.grow > 0 {
+		r.allocate(r.grow)
+		r.grow = 0
+	}
+	for i := range r.hdrs {
+		// The kernel writes back each name's length, so the whole
+		// sockaddr is offered again.
+		r.hdrs[i].hdr.Namelen = uint32(unsafe.Sizeof(r.names[i]))
+	}
+
+	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(r.fd),
+		uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)),
+		uintptr(unix.MSG_DONTWAIT|unix.MSG_TRUNC), 0, 0)
+	if errno != 0 {
+		return out, errno
+	}
+
+	for i := range int(n) {
+		if r.names[i].Pid != 0 {
+			continue
+		}
+		// With MSG_TRUNC the kernel reports a datagram's real length,
+		// even when the slot held only its start.
+		size := int(r.hdrs[i].n)
+		if size > r.room {
+			r.grow = max(r.grow, align4(size)+receiveBufferSize)
+			out = append(out, received{truncated: size})
+			continue
+		}
+		start := i * r.stride
+		out = append(out, received{data: r.buf[start : start+size]})
+	}
+	return out, nil
+}
