@@ -274,6 +274,14 @@ func (l *loop) sendDecoded(ev Event, err error) bool {
 
 // sendEvent blocks until the consumer takes ev or the context is done.
 func (l *loop) sendEvent(ev Event) bool {
+	// A consumer that keeps up is already waiting: a plain send to it
+	// costs less than a select over two channels.
+	select {
+	case l.events <- ev:
+		return true
+	default:
+	}
+
 	select {
 	case l.events <- ev:
 		return true

@@ -42,10 +42,10 @@ type options struct {
 func main() {
 	var o options
 	flag.StringVar(&o.role, "role", "", "internal: coordinator or receiver; empty starts the coordinator in a new network namespace")
-	flag.StringVar(&o.receiver, "receiver", "", "internal: receiver to run (raw, nlevents, vishvananda, mdlayher)")
+	flag.StringVar(&o.receiver, "receiver", "", "internal: receiver to run (raw, nlevents, nlevents-stream, vishvananda, mdlayher)")
 	flag.StringVar(&o.workload, "workload", "", "internal: the receiver's workload")
 	flag.StringVar(&o.workloads, "workloads", "addr,link,route", "comma-separated workloads to run: addr, link, route")
-	flag.StringVar(&o.receivers, "receivers", strings.Join(receiverNames, ","), "comma-separated receivers to run: raw, nlevents, vishvananda, mdlayher")
+	flag.StringVar(&o.receivers, "receivers", strings.Join(receiverNames, ","), "comma-separated receivers to run: raw, nlevents, nlevents-stream, vishvananda, mdlayher")
 	flag.StringVar(&o.buffers, "buffers", "queued,large,default,queued-default", "comma-separated receive buffer settings: large (-large-buffer bytes, forced), default (each library's own), and queued or queued-default (the same, but the receiver reads only after the workload)")
 	flag.IntVar(&o.changes, "changes", 20000, "changes per workload run; each makes at least one notification")
 	flag.IntVar(&o.rounds, "rounds", 4, "rounds; each runs every receiver once per workload and buffer setting")

@@ -32,7 +32,7 @@ import (
 func nanotime() int64
 
 // receiverNames lists the receivers in the order each round runs them.
-var receiverNames = []string{"raw", "nlevents", "vishvananda", "mdlayher"}
+var receiverNames = []string{"raw", "nlevents", "nlevents-stream", "vishvananda", "mdlayher"}
 
 // result is what a receiver process reports, as JSON on its stdout.
 type result struct {
@@ -191,6 +191,8 @@ func startReceiver(name string, w workload, rcvbuf int, rec *recorder) (func(), 
 		return startRaw(w, rcvbuf, rec)
 	case "nlevents":
 		return startNLEvents(w, rcvbuf, rec)
+	case "nlevents-stream":
+		return startNLEventsStream(w, rcvbuf, rec)
 	case "vishvananda":
 		return startVishvananda(w, rcvbuf, rec)
 	case "mdlayher":
@@ -317,6 +319,46 @@ func startNLEvents(w workload, rcvbuf int, rec *recorder) (func(), error) {
 		}
 	}
 	return func() { go consume() }, nil
+}
+
+// startNLEventsStream ranges over nlevents.Stream, which runs the
+// subscription on the ranging goroutine. Stream opens its socket when the
+// range starts, so the range starts at once, with an initial dump: its
+// SyncEvent says that the socket has joined the group. The loop's body
+// then waits for the start of consuming, while notifications queue.
+func startNLEventsStream(w workload, rcvbuf int, rec *recorder) (func(), error) {
+	opts := []nlevents.Option{nlevents.WithInitialDump()}
+	if rcvbuf > 0 {
+		opts = append(opts, nlevents.WithReceiveBuffer(rcvbuf))
+	}
+	ready := make(chan error, 1)
+	consume := make(chan struct{})
+
+	go func() {
+		synced := false
+		for ev, err := range nlevents.Stream(context.Background(), nleventsGroups[w.group], opts...) {
+			switch {
+			case !synced && err != nil:
+				ready <- err
+				return
+			case !synced:
+				if _, ok := ev.(*nlevents.SyncEvent); ok {
+					synced = true
+					ready <- nil
+					<-consume
+				}
+			case err != nil:
+				rec.fail(err)
+			default:
+				rec.event(nleventsKey(ev))
+			}
+		}
+	}()
+
+	if err := <-ready; err != nil {
+		return nil, err
+	}
+	return func() { close(consume) }, nil
 }
 
 func nleventsKey(ev nlevents.Event) int {
