@@ -16,46 +16,50 @@ var (
 // reads nothing.
 type attrReader struct {
 	b   []byte
-	off int // offset of b in its message, for error messages
-	err error
+	end int // offset of the end of b in its message, for error messages
 }
 
 func newAttrReader(b []byte, off int) attrReader {
-	return attrReader{b: b, off: off}
+	return attrReader{b: b, end: off + len(b)}
 }
 
 // next returns the next attribute's type, with the nested and byte-order
-// flags removed, and its payload. It returns false at the end or on a
-// malformed attribute, which Err then reports.
+// flags removed, and its payload. It returns false at the end, or at a
+// malformed attribute, where it stays and which Err then describes. It is
+// small enough for the compiler to inline it into the decoders' loops.
 func (r *attrReader) next() (typ uint16, data []byte, ok bool) {
-	if len(r.b) == 0 || r.err != nil {
+	b := r.b
+	if len(b) < 4 {
 		return 0, nil, false
 	}
-	if len(r.b) < 4 {
-		r.err = fmt.Errorf("at offset %d: %w", r.off, errAttrShort)
+	length := int(binary.NativeEndian.Uint16(b))
+	if length < 4 || length > len(b) {
 		return 0, nil, false
 	}
-
-	length := int(binary.NativeEndian.Uint16(r.b[0:2]))
-	typ = binary.NativeEndian.Uint16(r.b[2:4]) & nlaTypeMask
-	if length < 4 {
-		r.err = fmt.Errorf("at offset %d: length %d: %w", r.off, length, errAttrShort)
-		return 0, nil, false
-	}
-	if length > len(r.b) {
-		r.err = fmt.Errorf("at offset %d: length %d, %d bytes left: %w", r.off, length, len(r.b), errAttrOverrun)
-		return 0, nil, false
-	}
-
-	data = r.b[4:length]
-	step := min(align4(length), len(r.b))
-	r.b = r.b[step:]
-	r.off += step
-	return typ, data, true
+	r.b = b[min(align4(length), len(b)):]
+	return binary.NativeEndian.Uint16(b[2:]) & nlaTypeMask, b[4:length], true
 }
 
-// Err returns the first malformed attribute met, or nil.
-func (r *attrReader) Err() error { return r.err }
+// Err describes the malformed attribute that ended the walk, or returns nil
+// when the walk has not ended or reached the end of the attributes.
+func (r *attrReader) Err() error {
+	off := r.end - len(r.b)
+	switch {
+	case len(r.b) == 0:
+		return nil
+	case len(r.b) < 4:
+		return fmt.Errorf("at offset %d: %w", off, errAttrShort)
+	}
+
+	length := int(binary.NativeEndian.Uint16(r.b))
+	switch {
+	case length < 4:
+		return fmt.Errorf("at offset %d: length %d: %w", off, length, errAttrShort)
+	case length > len(r.b):
+		return fmt.Errorf("at offset %d: length %d, %d bytes left: %w", off, length, len(r.b), errAttrOverrun)
+	}
+	return nil
+}
 
 func align4(n int) int { return (n + 3) &^ 3 }
 
