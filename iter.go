@@ -2,50 +2,36 @@ package nlevents
 
 import (
 	"context"
+	"fmt"
 	"iter"
 )
 
 // Stream subscribes like Subscribe and returns events and errors as one
 // sequence, in the order the kernel produced them: each step yields either an
 // event with a nil error, or a nil event with an error. A set-up failure is
-// the only step. Breaking out of the loop ends the subscription, and the loop
-// returns only after the subscription's goroutine has finished.
+// the only step.
+//
+// The subscription runs on the goroutine that ranges over the sequence: no
+// other goroutine and no channel is involved, which makes a notification
+// cost less CPU than through Subscribe (BENCHMARKS.md has the figures).
+// While the loop's body runs, notifications queue in the socket receive
+// buffer, as they do while a Subscribe consumer does not read.
+//
+// The sequence ends when the loop breaks, when ctx is done, or after a
+// terminal error; ErrOverrun and *DecodeError are not terminal. Every time
+// it ends, the socket is closed before the range statement returns. A
+// sequence can be ranged over more than once; each range is a subscription
+// of its own.
 func Stream(ctx context.Context, groups Groups, opts ...Option) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-
-		events, errs, err := Subscribe(ctx, groups, opts...)
+		cfg, err := newConfig(groups, opts)
+		if err == nil && ctx.Err() != nil {
+			err = fmt.Errorf("nlevents: subscribe: %w", ctx.Err())
+		}
 		if err != nil {
 			yield(nil, err)
 			return
 		}
-		defer drain(cancel, events, errs)
-
-		for events != nil || errs != nil {
-			select {
-			case ev, ok := <-events:
-				if !ok {
-					events = nil
-				} else if !yield(ev, nil) {
-					return
-				}
-			case err, ok := <-errs:
-				if !ok {
-					errs = nil
-				} else if !yield(nil, err) {
-					return
-				}
-			}
-		}
-	}
-}
-
-// drain cancels a subscription and waits until both of its channels close.
-func drain(cancel context.CancelFunc, events <-chan Event, errs <-chan error) {
-	cancel()
-	for range events {
-	}
-	for range errs {
+		stream(ctx, groups, cfg, yield)
 	}
 }

@@ -13,8 +13,9 @@ import (
 // testHookSocket, when set by a test, receives the socket and its port id.
 var testHookSocket func(fd int, portID uint32)
 
-// loop is one subscription. Its goroutine owns the socket, both ends of the
-// wake-up pipe and both channels.
+// loop is one subscription. One goroutine runs it and owns the socket, both
+// ends of the wake-up pipe, and the way values go out: the two channels for
+// Subscribe, or the consumer's yield function for Stream.
 type loop struct {
 	ctx    context.Context
 	cfg    *config
@@ -30,8 +31,12 @@ type loop struct {
 	stopWake func() bool
 	wakeDone chan struct{}
 
+	// events and errs are the channels of Subscribe. yield, set instead by
+	// Stream, is the body of the consumer's range loop, which runs the
+	// loop on its own goroutine.
 	events chan Event
 	errs   chan error
+	yield  func(Event, error) bool
 
 	rx    *batchReader
 	batch []received
@@ -45,19 +50,45 @@ type loop struct {
 }
 
 func subscribe(ctx context.Context, groups Groups, cfg *config) (<-chan Event, <-chan error, error) {
+	l, err := newLoop(ctx, groups, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	l.events = make(chan Event)
+	l.errs = make(chan error)
+	go l.run()
+	return l.events, l.errs, nil
+}
+
+// stream runs a subscription on the calling goroutine, handing each value to
+// yield, until yield returns false, ctx is done or a terminal error was
+// yielded.
+func stream(ctx context.Context, groups Groups, cfg *config, yield func(Event, error) bool) {
+	l, err := newLoop(ctx, groups, cfg)
+	if err != nil {
+		yield(nil, err)
+		return
+	}
+	l.yield = yield
+	l.run()
+}
+
+// newLoop opens the socket and the wake-up pipe, and arranges for ctx's end
+// to wake the loop. The caller sets the way out and runs the loop.
+func newLoop(ctx context.Context, groups Groups, cfg *config) (*loop, error) {
 	joined := groups
 	if cfg.inferDeletes {
 		joined |= inferGroups
 	}
 	fd, portID, err := openSocket(cfg, joined)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 
 	var pipe [2]int
 	if err := unix.Pipe2(pipe[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
 		unix.Close(fd)
-		return nil, nil, fmt.Errorf("nlevents: %w", os.NewSyscallError("pipe2", err))
+		return nil, fmt.Errorf("nlevents: %w", os.NewSyscallError("pipe2", err))
 	}
 	if testHookSocket != nil {
 		testHookSocket(fd, portID)
@@ -67,8 +98,6 @@ func subscribe(ctx context.Context, groups Groups, cfg *config) (<-chan Event, <
 		ctx: ctx, cfg: cfg, groups: groups,
 		fd: fd, portID: portID, wakeR: pipe[0], wakeW: pipe[1],
 		wakeDone: make(chan struct{}),
-		events:   make(chan Event),
-		errs:     make(chan error),
 		rx:       newBatchReader(fd, receiveBufferSize),
 		batch:    make([]received, 0, maxSlots),
 		dump:     dumpState{kinds: dumpKinds(groups)},
@@ -78,8 +107,7 @@ func subscribe(ctx context.Context, groups Groups, cfg *config) (<-chan Event, <
 		l.routes = newRouteTracker()
 	}
 	l.stopWake = context.AfterFunc(ctx, l.wake)
-	go l.run()
-	return l.events, l.errs, nil
+	return l, nil
 }
 
 // wake writes one byte to the pipe so that poll returns. The pipe is
@@ -117,8 +145,10 @@ func (l *loop) shutdown() {
 	unix.Close(l.fd)
 	unix.Close(l.wakeR)
 	unix.Close(l.wakeW)
-	close(l.events)
-	close(l.errs)
+	if l.events != nil {
+		close(l.events)
+		close(l.errs)
+	}
 }
 
 // wait blocks in poll(2) until the socket is readable, returning true, or
@@ -272,8 +302,13 @@ func (l *loop) sendDecoded(ev Event, err error) bool {
 	return true
 }
 
-// sendEvent blocks until the consumer takes ev or the context is done.
+// sendEvent blocks until the consumer takes ev or the context is done. It
+// returns false when the loop must end.
 func (l *loop) sendEvent(ev Event) bool {
+	if l.yield != nil {
+		return l.ctx.Err() == nil && l.yield(ev, nil)
+	}
+
 	// A consumer that keeps up is already waiting: a plain send to it
 	// costs less than a select over two channels.
 	select {
@@ -290,8 +325,13 @@ func (l *loop) sendEvent(ev Event) bool {
 	}
 }
 
-// sendError blocks until the consumer takes err or the context is done.
+// sendError blocks until the consumer takes err or the context is done. It
+// returns false when the loop must end.
 func (l *loop) sendError(err error) bool {
+	if l.yield != nil {
+		return l.ctx.Err() == nil && l.yield(nil, err)
+	}
+
 	select {
 	case l.errs <- err:
 		return true
