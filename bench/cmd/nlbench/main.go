@@ -1,6 +1,6 @@
 // Command nlbench measures rtnetlink notification receivers on the same
-// workloads: a raw read(2) loop (the floor), nlevents,
-// github.com/vishvananda/netlink and github.com/mdlayher/netlink with
+// workloads: a raw read(2) loop (the floor), nlevents (Subscribe, and
+// Stream as nlevents-stream), github.com/vishvananda/netlink and github.com/mdlayher/netlink with
 // github.com/jsimonetti/rtnetlink/v2.
 //
 // It needs root, because it re-executes itself in a new network namespace

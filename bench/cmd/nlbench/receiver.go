@@ -323,8 +323,8 @@ func startNLEvents(w workload, rcvbuf int, rec *recorder) (func(), error) {
 
 // startNLEventsStream ranges over nlevents.Stream, which runs the
 // subscription on the ranging goroutine. Stream opens its socket when the
-// range starts, so the range starts at once, with an initial dump: its
-// SyncEvent says that the socket has joined the group. The loop's body
+// range starts, so the range starts at once, with an initial dump whose
+// SyncEvent shows that the socket has joined the group. The loop's body
 // then waits for the start of consuming, while notifications queue.
 func startNLEventsStream(w workload, rcvbuf int, rec *recorder) (func(), error) {
 	opts := []nlevents.Option{nlevents.WithInitialDump()}
