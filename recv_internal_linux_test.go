@@ -14,68 +14,85 @@ import (
 
 // TestBatchReaderGrowsAfterTruncation gives the reader slots too small for
 // a link message. Each datagram comes back as truncated, with its real
-// size, and the next read offers enough room for such datagrams.
+// size, and later reads offer enough room for such datagrams.
 func TestBatchReaderGrowsAfterTruncation(t *testing.T) {
 	ns, fd := linkSocketInNewNS(t, "va")
 	const smallRoom = 256
 	rx := newBatchReader(fd, smallRoom)
 
 	runIP(t, "-n", ns, "link", "set", "va", "mtu", "1400")
-	batch, err := rx.read(nil)
-	require.NoError(t, err)
-	require.NotEmpty(t, batch)
-	for _, d := range batch {
+	first := readAll(t, rx)
+	require.NotEmpty(t, first)
+	for _, d := range first {
 		assert.Greater(t, d.truncated, smallRoom, "a link message fits in %d bytes", smallRoom)
 		assert.Nil(t, d.data, "bytes of a truncated datagram")
 	}
 
 	runIP(t, "-n", ns, "link", "set", "va", "mtu", "1300")
-	batch, err = rx.read(nil)
-	require.NoError(t, err)
-	require.NotEmpty(t, batch)
+	second := readAll(t, rx)
 	assert.Greater(t, rx.room, smallRoom, "room after a truncated datagram")
-
-	var mtus []uint32
-	for _, d := range batch {
-		require.Zero(t, d.truncated, "datagram truncated after the reader grew")
-		err := splitMessages(d.data, func(h netlink.Header, msg []byte, off int) bool {
-			ev, err := decodeMessage(h, msg, off)
-			require.NoError(t, err)
-			if link, ok := ev.(*LinkEvent); ok && link.Name == "va" {
-				mtus = append(mtus, link.MTU)
-			}
-			return true
-		})
-		require.NoError(t, err)
-	}
-	assert.Contains(t, mtus, uint32(1300), "MTUs of va's link events")
+	assert.Contains(t, linkMTUs(t, second), uint32(1300), "MTUs of the link events read whole")
 }
 
-// TestBatchReaderReadsManyPerCall checks that one read returns every
-// datagram that fits its slots, in the kernel's order.
-func TestBatchReaderReadsManyPerCall(t *testing.T) {
+// TestBatchReaderDoublesSlots checks that each read that fills every slot
+// doubles them for the next, up to maxSlots, and that the datagrams come in
+// the kernel's order.
+func TestBatchReaderDoublesSlots(t *testing.T) {
 	ns, fd := linkSocketInNewNS(t, "va")
 	rx := newBatchReader(fd, receiveBufferSize)
 
-	for mtu := 1400; mtu > 1400-maxSlots; mtu-- {
-		runIP(t, "-n", ns, "link", "set", "va", "mtu", fmt.Sprint(mtu))
+	const changes = 1 + 2 + 4 + 8 + maxSlots
+	var want []uint32
+	for i := range changes {
+		want = append(want, uint32(1400-i))
+		runIP(t, "-n", ns, "link", "set", "va", "mtu", fmt.Sprint(1400-i))
 	}
-	batch, err := rx.read(nil)
-	require.NoError(t, err)
-	require.Len(t, batch, maxSlots, "datagrams in one read")
 
-	for i, d := range batch {
+	var sizes []int
+	var all []received
+	for {
+		batch, err := rx.read(nil)
+		if errors.Is(err, unix.EAGAIN) {
+			break
+		}
+		require.NoError(t, err)
+		sizes = append(sizes, len(batch))
+		all = append(all, batch...)
+	}
+	assert.Equal(t, []int{1, 2, 4, 8, maxSlots}, sizes, "datagrams per read")
+	assert.Equal(t, want, linkMTUs(t, all), "MTUs in the order read")
+}
+
+// readAll reads until the socket has no datagram left.
+func readAll(t *testing.T, rx *batchReader) []received {
+	t.Helper()
+	var all []received
+	for {
+		batch, err := rx.read(nil)
+		if errors.Is(err, unix.EAGAIN) {
+			return all
+		}
+		require.NoError(t, err)
+		all = append(all, batch...)
+	}
+}
+
+// linkMTUs decodes datagrams of link messages and returns their MTUs. The
+// datagrams must have been read whole.
+func linkMTUs(t *testing.T, datagrams []received) []uint32 {
+	t.Helper()
+	var mtus []uint32
+	for _, d := range datagrams {
+		require.Zero(t, d.truncated, "datagram truncated")
 		err := splitMessages(d.data, func(h netlink.Header, msg []byte, off int) bool {
 			ev, err := decodeMessage(h, msg, off)
 			require.NoError(t, err)
-			assert.Equal(t, uint32(1400-i), ev.(*LinkEvent).MTU, "MTU in datagram %d", i)
+			mtus = append(mtus, ev.(*LinkEvent).MTU)
 			return true
 		})
 		require.NoError(t, err)
 	}
-
-	_, err = rx.read(nil)
-	assert.True(t, errors.Is(err, unix.EAGAIN), "read of an empty socket returned %v, want EAGAIN", err)
+	return mtus
 }
 
 // linkSocketInNewNS creates a namespace with a veth pair named link and

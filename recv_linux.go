@@ -11,9 +11,11 @@ import (
 // the largest one. Notifications are one message each and dump replies
 // about a page, so 64 KiB holds a large link message whole.
 //
-// The slots share readBudget bytes, with at most maxSlots of them, so one
-// system call reads up to 16 datagrams. A slot's pages are touched only as
-// far as the datagrams in it reach.
+// A reader starts with one slot, as much memory as a recvfrom loop needs.
+// Each read that fills every slot doubles their number for the next read,
+// up to maxSlots or readBudget bytes in all. So a quiet subscription keeps
+// 64 KiB, and one that meets bursts reads up to 16 datagrams per system
+// call from 1 MiB.
 //
 // Slots start slotSkew bytes further apart than their size. Slots a power
 // of two apart map to the same CPU cache sets, so 16 of them can evict each
@@ -24,6 +26,12 @@ const (
 	maxSlots          = 16
 	slotSkew          = 256
 )
+
+// slotLimit caps a wanted number of slots of room bytes at maxSlots and at
+// what readBudget holds, and returns at least one.
+func slotLimit(room, slots int) int {
+	return max(min(slots, readBudget/room, maxSlots), 1)
+}
 
 // mmsghdr is struct mmsghdr of <sys/socket.h>, which x/sys/unix does not
 // define: the message header, then the received length, then padding to
@@ -46,11 +54,13 @@ type batchReader struct {
 	fd int
 
 	// room is the size of each slot in buf, and stride the distance from
-	// one slot to the next. grow, when not 0, is the room that the next
-	// read must offer, because a datagram that large was truncated.
-	room   int
-	stride int
-	grow   int
+	// one slot to the next. wantRoom and wantSlots are the sizes that the
+	// next read sets up, when they differ from the current ones: after a
+	// truncated datagram, and after a read that filled every slot.
+	room      int
+	stride    int
+	wantRoom  int
+	wantSlots int
 
 	buf   []byte
 	hdrs  []mmsghdr
@@ -62,15 +72,16 @@ type batchReader struct {
 // passes receiveBufferSize.
 func newBatchReader(fd, room int) *batchReader {
 	r := &batchReader{fd: fd}
-	r.allocate(room)
+	r.allocate(room, 1)
 	return r
 }
 
-// allocate sets up slots of room bytes, as many as readBudget holds, and
-// at least one.
-func (r *batchReader) allocate(room int) {
-	slots := min(max(readBudget/room, 1), maxSlots)
+// allocate sets up slots of room bytes.
+func (r *batchReader) allocate(room, slots int) {
+	slots = slotLimit(room, slots)
 	r.room = room
+	r.wantRoom = room
+	r.wantSlots = slots
 	r.stride = room + slotSkew
 	r.buf = make([]byte, slots*r.stride)
 	r.hdrs = make([]mmsghdr, slots)
@@ -92,9 +103,8 @@ func (r *batchReader) allocate(room int) {
 // our port. The bytes stay valid until the next read. The error is the
 // system call's, EAGAIN when no datagram waits.
 func (r *batchReader) read(out []received) ([]received, error) {
-	if r.grow > 0 {
-		r.allocate(r.grow)
-		r.grow = 0
+	if r.wantRoom != r.room || r.wantSlots != len(r.hdrs) {
+		r.allocate(r.wantRoom, r.wantSlots)
 	}
 	for i := range r.hdrs {
 		// The kernel writes back each name's length, so the whole
@@ -109,6 +119,9 @@ func (r *batchReader) read(out []received) ([]received, error) {
 		return out, errno
 	}
 
+	if int(n) == len(r.hdrs) {
+		r.wantSlots = slotLimit(r.wantRoom, 2*len(r.hdrs))
+	}
 	for i := range int(n) {
 		if r.names[i].Pid != 0 {
 			continue
@@ -117,7 +130,8 @@ func (r *batchReader) read(out []received) ([]received, error) {
 		// even when the slot held only its start.
 		size := int(r.hdrs[i].n)
 		if size > r.room {
-			r.grow = max(r.grow, align4(size)+receiveBufferSize)
+			r.wantRoom = max(r.wantRoom, align4(size)+receiveBufferSize)
+			r.wantSlots = slotLimit(r.wantRoom, r.wantSlots)
 			out = append(out, received{truncated: size})
 			continue
 		}
