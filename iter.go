@@ -18,8 +18,10 @@ import (
 // buffer, as they do while a Subscribe consumer does not read.
 //
 // The sequence ends when the loop breaks, when ctx is done, or after a
-// terminal error; ErrOverrun and *DecodeError are not terminal. Every time
-// it ends, the socket is closed before the range statement returns. A
+// terminal error; ErrOverrun and *DecodeError are not terminal. A body
+// that runs when ctx is done finishes first, and no value follows it.
+// Every time the sequence ends, the socket is closed before the range
+// statement returns. A
 // sequence can be ranged over more than once; each range is a subscription
 // of its own.
 func Stream(ctx context.Context, groups Groups, opts ...Option) iter.Seq2[Event, error] {
