@@ -145,7 +145,7 @@ func ParseGroups(list string) (Groups, error) {
 	}
 
 	if g == 0 {
-		return 0, fmt.Errorf("nlevents: group list %q names no group", list)
+		return 0, fmt.Errorf("nlevents: group list %q names no group: use names such as link, addr, route, neigh, rule, nexthop or all, separated by commas", list)
 	}
 	return g, nil
 }

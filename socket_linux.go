@@ -42,7 +42,7 @@ func createSocket(cfg *config) (int, error) {
 	case cfg.netnsPath != "":
 		nsFD, err := unix.Open(cfg.netnsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return -1, fmt.Errorf("nlevents: open network namespace %q: %w", cfg.netnsPath, err)
+			return -1, fmt.Errorf("nlevents: open network namespace %q: %w; pass /run/netns/NAME (see ip netns list) or /proc/PID/ns/net", cfg.netnsPath, err)
 		}
 		defer unix.Close(nsFD)
 		return inNetNS(nsFD, strconv.Quote(cfg.netnsPath), create)
