@@ -284,6 +284,38 @@ func BenchmarkDeliverToConsumer(b *testing.B) {
 	}
 }
 
+// BenchmarkDeliverToStream measures what Stream adds to decoding: the
+// loop hands each event to the range body by a function call.
+func BenchmarkDeliverToStream(b *testing.B) {
+	for _, name := range []string{"addr4", "link"} {
+		b.Run(name, func(b *testing.B) {
+			msg := loadBenchSample(b, name)
+			received := 0
+			l := &loop{ctx: context.Background(), cfg: &config{netnsFD: -1}}
+			l.yield = func(ev Event, err error) bool {
+				if err != nil {
+					b.Errorf("unexpected error: %v", err)
+					return false
+				}
+				received++
+				return true
+			}
+
+			b.SetBytes(int64(len(msg)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if !l.deliver(msg) {
+					b.Fatal("deliver returned false")
+				}
+			}
+			if received != b.N {
+				b.Fatalf("%d events for %d messages", received, b.N)
+			}
+		})
+	}
+}
+
 // BenchmarkFullMessage measures rtnetlink/v2's decoder on the same
 // messages, which events run only when Message is called.
 func BenchmarkFullMessage(b *testing.B) {
