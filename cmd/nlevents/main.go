@@ -79,7 +79,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 
 	g, err := nlevents.ParseGroups(*groups)
 	if err != nil {
-		fmt.Fprintf(stderr, "%v\nRun 'nlevents -h' for usage.\n", err)
+		fmt.Fprintln(stderr, err)
+		fs.Usage()
 		return opts, err
 	}
 	opts.groups = g
