@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"syscall"
 	"unsafe"
 
 	"github.com/mdlayher/netlink"
@@ -63,13 +62,13 @@ func splitMessages(b []byte, fn func(h netlink.Header, msg []byte, off int) bool
 
 // errorCode reads the errno of an NLMSG_ERROR message; 0 is an
 // acknowledgement.
-func errorCode(msg []byte) (syscall.Errno, error) {
+func errorCode(msg []byte) (errno, error) {
 	payload := msg[nlmsgHeaderLen:]
 	if len(payload) < nlmsgerrMinLen {
 		return 0, errErrorPayload
 	}
 	code := int32(binary.NativeEndian.Uint32(payload))
-	return syscall.Errno(-code), nil
+	return errno(-code), nil
 }
 
 // decodeMessage turns one rtnetlink message into an event. msg is the
