@@ -22,76 +22,81 @@ func TestBatchReaderGrowsAfterTruncation(t *testing.T) {
 
 	runIP(t, "-n", ns, "link", "set", "va", "mtu", "1400")
 	first := readAll(t, rx)
-	require.NotEmpty(t, first)
-	for _, d := range first {
-		assert.Greater(t, d.truncated, smallRoom, "a link message fits in %d bytes", smallRoom)
-		assert.Nil(t, d.data, "bytes of a truncated datagram")
+	require.NotEmpty(t, first.truncated, "truncated datagrams")
+	assert.Empty(t, first.mtus, "link events read whole from %d-byte slots", smallRoom)
+	for _, size := range first.truncated {
+		assert.Greater(t, size, smallRoom, "size of a truncated datagram")
 	}
 
 	runIP(t, "-n", ns, "link", "set", "va", "mtu", "1300")
 	second := readAll(t, rx)
 	assert.Greater(t, rx.room, smallRoom, "room after a truncated datagram")
-	assert.Contains(t, linkMTUs(t, second), uint32(1300), "MTUs of the link events read whole")
+	assert.Empty(t, second.truncated, "truncated datagrams after the reader grew")
+	assert.Contains(t, second.mtus, uint32(1300), "MTUs of the link events read whole")
 }
 
-// TestBatchReaderDoublesSlots checks that each read that fills every slot
-// doubles them for the next, up to maxSlots, and that the datagrams come in
-// the kernel's order.
+// TestBatchReaderDoublesSlots checks that a read that fills every slot,
+// followed by one that finds more datagrams, doubles the slots, up to
+// maxSlots, and that the datagrams come in the kernel's order.
 func TestBatchReaderDoublesSlots(t *testing.T) {
 	ns, fd := linkSocketInNewNS(t, "va")
 	rx := newBatchReader(fd, receiveBufferSize)
 
-	const changes = 1 + 2 + 4 + 8 + maxSlots
+	const changes = 1 + 1 + 2 + 4 + maxSlots + maxSlots
 	var want []uint32
 	for i := range changes {
 		want = append(want, uint32(1400-i))
 		runIP(t, "-n", ns, "link", "set", "va", "mtu", fmt.Sprint(1400-i))
 	}
 
-	var sizes []int
-	var all []received
-	for {
-		batch, err := rx.read(nil)
-		if errors.Is(err, unix.EAGAIN) {
-			break
-		}
-		require.NoError(t, err)
-		sizes = append(sizes, len(batch))
-		all = append(all, batch...)
-	}
-	assert.Equal(t, []int{1, 2, 4, 8, maxSlots}, sizes, "datagrams per read")
-	assert.Equal(t, want, linkMTUs(t, all), "MTUs in the order read")
+	got := readAll(t, rx)
+	assert.Equal(t, []int{1, 1, 2, 4, maxSlots, maxSlots}, got.perRead, "datagrams per read")
+	assert.Equal(t, want, got.mtus, "MTUs in the order read")
 }
 
-// readAll reads until the socket has no datagram left.
-func readAll(t *testing.T, rx *batchReader) []received {
+// readResult is what readAll found: the datagrams each read returned, the
+// MTUs of the link messages read whole, and the sizes of truncated
+// datagrams.
+type readResult struct {
+	perRead   []int
+	mtus      []uint32
+	truncated []int
+}
+
+// readAll reads until the socket has no datagram left, decoding each batch
+// before the next read reuses the slots.
+func readAll(t *testing.T, rx *batchReader) readResult {
 	t.Helper()
-	var all []received
+	var res readResult
 	for {
 		batch, err := rx.read(nil)
 		if errors.Is(err, unix.EAGAIN) {
-			return all
+			return res
 		}
 		require.NoError(t, err)
-		all = append(all, batch...)
+
+		res.perRead = append(res.perRead, len(batch))
+		for _, d := range batch {
+			if d.truncated > 0 {
+				res.truncated = append(res.truncated, d.truncated)
+				continue
+			}
+			res.mtus = append(res.mtus, linkMTUs(t, d.data)...)
+		}
 	}
 }
 
-// linkMTUs decodes datagrams of link messages and returns their MTUs. The
-// datagrams must have been read whole.
-func linkMTUs(t *testing.T, datagrams []received) []uint32 {
+// linkMTUs decodes the link messages of one datagram and returns their MTUs.
+func linkMTUs(t *testing.T, datagram []byte) []uint32 {
 	t.Helper()
 	var mtus []uint32
-	for _, d := range datagrams {
-		require.Zero(t, d.truncated, "datagram truncated")
-		err := splitMessages(d.data, func(h netlink.Header, msg []byte, off int) bool {
-			ev, err := decodeMessage(h, msg, off)
-			require.NoError(t, err)
-			mtus = append(mtus, ev.(*LinkEvent).MTU)
-			return true
-		})
+	err := splitMessages(datagram, func(h netlink.Header, msg []byte, off int) bool {
+		ev, err := decodeMessage(h, msg, off)
 		require.NoError(t, err)
-	}
+		mtus = append(mtus, ev.(*LinkEvent).MTU)
+		return true
+	})
+	require.NoError(t, err)
 	return mtus
 }
 

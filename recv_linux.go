@@ -8,22 +8,24 @@ import (
 
 // Sizes of the receive slots. recvmmsg(2) reads each datagram into a slot
 // of its own, and cuts a datagram larger than its slot, so a slot must hold
-// the largest one. Notifications are one message each and dump replies
-// about a page, so 64 KiB holds a large link message whole.
+// the largest one. Notifications are one message each, and the kernel
+// sizes dump replies to about 32 KiB at most, so 64 KiB holds a large link
+// message or a dump reply whole.
 //
 // A reader starts with one slot, as much memory as a recvfrom loop needs.
-// Each read that fills every slot doubles their number for the next read,
-// up to maxSlots or readBudget bytes in all. So a quiet subscription keeps
-// 64 KiB, and one that meets bursts reads up to 16 datagrams per system
-// call from 1 MiB.
+// When a read filled every slot and the next read still finds datagrams,
+// a burst is queued, and the reader doubles its slots, up to maxSlots or
+// readBudget bytes in all: a burst is read up to 8 datagrams per system
+// call from 512 KiB. The slots never shrink, because a reader that shrank
+// after each burst spent more CPU reallocating than the batches saved.
 //
 // Slots start slotSkew bytes further apart than their size. Slots a power
-// of two apart map to the same CPU cache sets, so 16 of them can evict each
-// other. With the skew, their first lines spread over 4 KiB of sets.
+// of two apart map to the same CPU cache sets, so 8 of them can evict each
+// other. With the skew, their first lines spread over 2 KiB of sets.
 const (
 	receiveBufferSize = 64 << 10
-	readBudget        = 1 << 20
-	maxSlots          = 16
+	readBudget        = 512 << 10
+	maxSlots          = 8
 	slotSkew          = 256
 )
 
@@ -62,6 +64,9 @@ type batchReader struct {
 	wantRoom  int
 	wantSlots int
 
+	// filled is true when the last read filled every slot.
+	filled bool
+
 	buf   []byte
 	hdrs  []mmsghdr
 	iovs  []unix.Iovec
@@ -97,6 +102,16 @@ func (r *batchReader) allocate(room, slots int) {
 	}
 }
 
+// resize doubles the slots that the next read offers when a burst is
+// queued: the last read filled every slot, and this one, which returned n
+// datagrams (0 when it failed), found more.
+func (r *batchReader) resize(n int) {
+	if r.filled && n > 0 {
+		r.wantSlots = slotLimit(r.wantRoom, 2*len(r.hdrs))
+	}
+	r.filled = n == len(r.hdrs)
+}
+
 // read reads the datagrams waiting on the socket without blocking, up to
 // one per slot, and appends those from the kernel to out in their order.
 // It drops the rest, because any local process can send unicast netlink to
@@ -116,12 +131,11 @@ func (r *batchReader) read(out []received) ([]received, error) {
 		uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)),
 		uintptr(unix.MSG_DONTWAIT|unix.MSG_TRUNC), 0, 0)
 	if errno != 0 {
+		r.resize(0)
 		return out, errno
 	}
 
-	if int(n) == len(r.hdrs) {
-		r.wantSlots = slotLimit(r.wantRoom, 2*len(r.hdrs))
-	}
+	r.resize(int(n))
 	for i := range int(n) {
 		if r.names[i].Pid != 0 {
 			continue

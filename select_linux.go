@@ -175,7 +175,7 @@ func (l *loop) wait() (bool, error) {
 		case fds[0].Revents&unix.POLLNVAL != 0:
 			return false, errors.New("nlevents: poll: netlink socket is not open (POLLNVAL)")
 		case fds[0].Revents != 0:
-			// POLLERR is readable too: recvfrom returns the socket error.
+			// POLLERR is readable too: recvmmsg returns the socket error.
 			return true, nil
 		}
 	}
