@@ -14,9 +14,9 @@ import (
 //
 // A reader starts with one slot, as much memory as a recvfrom loop needs.
 // When a read filled every slot and the next read still finds datagrams,
-// a burst is queued, and the reader doubles its slots, up to maxSlots or
-// readBudget bytes in all: a burst is read up to 8 datagrams per system
-// call from 512 KiB. The slots never shrink, because a reader that shrank
+// a burst is queued, so the reader doubles its slots, up to maxSlots or
+// readBudget bytes in all. It then reads a burst 8 datagrams per system
+// call, from 512 KiB. The slots never shrink, because a reader that shrank
 // after each burst spent more CPU reallocating than the batches saved.
 //
 // Slots start slotSkew bytes further apart than their size. Slots a power
@@ -56,9 +56,8 @@ type batchReader struct {
 	fd int
 
 	// room is the size of each slot in buf, and stride the distance from
-	// one slot to the next. wantRoom and wantSlots are the sizes that the
-	// next read sets up, when they differ from the current ones: after a
-	// truncated datagram, and after a read that filled every slot.
+	// one slot to the next. wantRoom and wantSlots are what the next read
+	// sets up when they differ: after a truncated datagram, or a backlog.
 	room      int
 	stride    int
 	wantRoom  int
