@@ -337,21 +337,27 @@ func startNLEventsStream(w workload, rcvbuf int, rec *recorder) (func(), error) 
 	go func() {
 		synced := false
 		for ev, err := range nlevents.Stream(context.Background(), nleventsGroups[w.group], opts...) {
-			switch {
-			case !synced && err != nil:
-				ready <- err
-				return
-			case !synced:
+			if !synced {
+				if err != nil {
+					ready <- err
+					return
+				}
 				if _, ok := ev.(*nlevents.SyncEvent); ok {
 					synced = true
 					ready <- nil
 					<-consume
 				}
-			case err != nil:
-				rec.fail(err)
-			default:
-				rec.event(nleventsKey(ev))
+				continue
 			}
+
+			if err != nil {
+				rec.fail(err)
+				continue
+			}
+			rec.event(nleventsKey(ev))
+		}
+		if !synced {
+			ready <- errors.New("nlevents.Stream ended before its SyncEvent")
 		}
 	}()
 
