@@ -130,7 +130,11 @@ func runIP(t *testing.T, args ...string) {
 // their messages.
 func readQueuedMessages(t *testing.T, fd int) [][]byte {
 	t.Helper()
-	rx := newBatchReader(fd, receiveBufferSize)
+	rx, err := newBatchReader(fd, receiveBufferSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx.close()
 	var msgs [][]byte
 	for {
 		batch, err := rx.read(nil)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"unsafe"
 
 	"github.com/mdlayher/netlink"
 	"github.com/stretchr/testify/assert"
@@ -18,7 +19,7 @@ import (
 func TestBatchReaderGrowsAfterTruncation(t *testing.T) {
 	ns, fd := linkSocketInNewNS(t, "va")
 	const smallRoom = 256
-	rx := newBatchReader(fd, smallRoom)
+	rx := newTestReader(t, fd, smallRoom)
 
 	runIP(t, "-n", ns, "link", "set", "va", "mtu", "1400")
 	first := readAll(t, rx)
@@ -40,9 +41,9 @@ func TestBatchReaderGrowsAfterTruncation(t *testing.T) {
 // maxSlots, and that the datagrams come in the kernel's order.
 func TestBatchReaderDoublesSlots(t *testing.T) {
 	ns, fd := linkSocketInNewNS(t, "va")
-	rx := newBatchReader(fd, receiveBufferSize)
+	rx := newTestReader(t, fd, receiveBufferSize)
 
-	const changes = 1 + 1 + 2 + 4 + maxSlots + maxSlots
+	const changes = 1 + 1 + 2 + 4 + 8 + maxSlots
 	var want []uint32
 	for i := range changes {
 		want = append(want, uint32(1400-i))
@@ -50,8 +51,45 @@ func TestBatchReaderDoublesSlots(t *testing.T) {
 	}
 
 	got := readAll(t, rx)
-	assert.Equal(t, []int{1, 1, 2, 4, maxSlots, maxSlots}, got.perRead, "datagrams per read")
+	assert.Equal(t, []int{1, 1, 2, 4, 8, maxSlots}, got.perRead, "datagrams per read")
 	assert.Equal(t, want, got.mtus, "MTUs in the order read")
+}
+
+// TestBatchReaderTouchesFewPages reads a burst of link notifications into
+// all 16 slots and checks with mincore(2) that only the pages the
+// datagrams reached are resident, not the whole mapping.
+func TestBatchReaderTouchesFewPages(t *testing.T) {
+	ns, fd := linkSocketInNewNS(t, "va")
+	rx := newTestReader(t, fd, receiveBufferSize)
+
+	for i := range 2 * maxSlots {
+		runIP(t, "-n", ns, "link", "set", "va", "mtu", fmt.Sprint(1400-i))
+	}
+	readAll(t, rx)
+	require.Len(t, rx.hdrs, maxSlots, "slots after a burst")
+
+	pageSize := os.Getpagesize()
+	resident := make([]byte, (len(rx.buf)+pageSize-1)/pageSize)
+	_, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&rx.buf[0])), uintptr(len(rx.buf)), uintptr(unsafe.Pointer(&resident[0])))
+	require.Zero(t, errno, "mincore: %v", errno)
+	touched := 0
+	for _, page := range resident {
+		touched += int(page & 1)
+	}
+	t.Logf("%d of %d pages resident", touched, len(resident))
+	// A link message of about 1,500 bytes reaches one or two pages of
+	// its slot.
+	assert.LessOrEqual(t, touched, 2*maxSlots, "resident pages of %d", len(resident))
+	assert.Positive(t, touched, "resident pages")
+}
+
+// newTestReader returns a batch reader that is closed at cleanup.
+func newTestReader(t *testing.T, fd, room int) *batchReader {
+	t.Helper()
+	rx, err := newBatchReader(fd, room)
+	require.NoError(t, err)
+	t.Cleanup(rx.close)
+	return rx
 }
 
 // readResult is what readAll found: the datagrams each read returned, the

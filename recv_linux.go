@@ -1,6 +1,8 @@
 package nlevents
 
 import (
+	"fmt"
+	"os"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -15,17 +17,21 @@ import (
 // A reader starts with one slot, as much memory as a recvfrom loop needs.
 // When a read filled every slot and the next read still finds datagrams,
 // a burst is queued, so the reader doubles its slots, up to maxSlots or
-// readBudget bytes in all. It then reads a burst 8 datagrams per system
-// call, from 512 KiB. The slots never shrink, because a reader that shrank
-// after each burst spent more CPU reallocating than the batches saved.
+// readBudget bytes in all. It then reads a burst 16 datagrams per system
+// call. The slots never shrink, because a reader that shrank after each
+// burst spent more CPU reallocating than the batches saved.
+//
+// The slots are mapped with mmap(2), not allocated by Go, which would zero
+// all 1 MiB when it reuses memory: the kernel gives a page only when a
+// datagram first reaches it, so small notifications cost a page per slot.
 //
 // Slots start slotSkew bytes further apart than their size. Slots a power
-// of two apart map to the same CPU cache sets, so 8 of them can evict each
-// other. With the skew, their first lines spread over 2 KiB of sets.
+// of two apart map to the same CPU cache sets, so 16 of them can evict
+// each other. With the skew, their first lines spread over 4 KiB of sets.
 const (
 	receiveBufferSize = 64 << 10
-	readBudget        = 512 << 10
-	maxSlots          = 8
+	readBudget        = 1 << 20
+	maxSlots          = 16
 	slotSkew          = 256
 )
 
@@ -73,21 +79,31 @@ type batchReader struct {
 }
 
 // newBatchReader returns a reader whose slots hold room bytes. The loop
-// passes receiveBufferSize.
-func newBatchReader(fd, room int) *batchReader {
+// passes receiveBufferSize. The caller must call close.
+func newBatchReader(fd, room int) (*batchReader, error) {
 	r := &batchReader{fd: fd}
-	r.allocate(room, 1)
-	return r
+	if err := r.allocate(room, 1); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
-// allocate sets up slots of room bytes.
-func (r *batchReader) allocate(room, slots int) {
+// allocate maps slots of room bytes and unmaps the previous ones, whose
+// datagrams must all have been delivered.
+func (r *batchReader) allocate(room, slots int) error {
 	slots = slotLimit(room, slots)
+	stride := room + slotSkew
+	buf, err := unix.Mmap(-1, 0, slots*stride, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return fmt.Errorf("nlevents: map %d bytes for receiving: %w", slots*stride, os.NewSyscallError("mmap", err))
+	}
+	r.close()
+
+	r.buf = buf
 	r.room = room
+	r.stride = stride
 	r.wantRoom = room
 	r.wantSlots = slots
-	r.stride = room + slotSkew
-	r.buf = make([]byte, slots*r.stride)
 	r.hdrs = make([]mmsghdr, slots)
 	r.iovs = make([]unix.Iovec, slots)
 	r.names = make([]unix.RawSockaddrNetlink, slots)
@@ -98,6 +114,16 @@ func (r *batchReader) allocate(room, slots int) {
 		r.hdrs[i].hdr.Name = (*byte)(unsafe.Pointer(&r.names[i]))
 		r.hdrs[i].hdr.Iov = &r.iovs[i]
 		r.hdrs[i].hdr.SetIovlen(1)
+	}
+	return nil
+}
+
+// close unmaps the slots. The datagrams of the last read are gone with
+// them.
+func (r *batchReader) close() {
+	if r.buf != nil {
+		_ = unix.Munmap(r.buf)
+		r.buf = nil
 	}
 }
 
@@ -111,14 +137,31 @@ func (r *batchReader) resize(n int) {
 	r.filled = n == len(r.hdrs)
 }
 
+// reallocate sets up the slots that earlier reads asked for. When more
+// slots cannot be mapped, the reader goes on with those it has; when
+// larger ones cannot, a datagram could not be read whole, so that is an
+// error.
+func (r *batchReader) reallocate() error {
+	if r.wantRoom == r.room && r.wantSlots == len(r.hdrs) {
+		return nil
+	}
+	err := r.allocate(r.wantRoom, r.wantSlots)
+	if err != nil && r.wantRoom == r.room {
+		r.wantSlots = len(r.hdrs)
+		return nil
+	}
+	return err
+}
+
 // read reads the datagrams waiting on the socket without blocking, up to
 // one per slot, and appends those from the kernel to out in their order.
 // It drops the rest, because any local process can send unicast netlink to
-// our port. The bytes stay valid until the next read. The error is the
-// system call's, EAGAIN when no datagram waits.
+// our port. The bytes stay valid until the next read or close. The error
+// is the system call's, EAGAIN when no datagram waits, or one from mapping
+// larger slots.
 func (r *batchReader) read(out []received) ([]received, error) {
-	if r.wantRoom != r.room || r.wantSlots != len(r.hdrs) {
-		r.allocate(r.wantRoom, r.wantSlots)
+	if err := r.reallocate(); err != nil {
+		return out, err
 	}
 	for i := range r.hdrs {
 		// The kernel writes back each name's length, so the whole

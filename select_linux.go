@@ -90,6 +90,13 @@ func newLoop(ctx context.Context, groups Groups, cfg *config) (*loop, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("nlevents: %w", os.NewSyscallError("pipe2", err))
 	}
+	rx, err := newBatchReader(fd, receiveBufferSize)
+	if err != nil {
+		unix.Close(fd)
+		unix.Close(pipe[0])
+		unix.Close(pipe[1])
+		return nil, err
+	}
 	if testHookSocket != nil {
 		testHookSocket(fd, portID)
 	}
@@ -98,7 +105,7 @@ func newLoop(ctx context.Context, groups Groups, cfg *config) (*loop, error) {
 		ctx: ctx, cfg: cfg, groups: groups,
 		fd: fd, portID: portID, wakeR: pipe[0], wakeW: pipe[1],
 		wakeDone: make(chan struct{}),
-		rx:       newBatchReader(fd, receiveBufferSize),
+		rx:       rx,
 		batch:    make([]received, 0, maxSlots),
 		dump:     dumpState{kinds: dumpKinds(groups)},
 		hidden:   joined &^ groups,
@@ -145,6 +152,7 @@ func (l *loop) shutdown() {
 	unix.Close(l.fd)
 	unix.Close(l.wakeR)
 	unix.Close(l.wakeW)
+	l.rx.close()
 	if l.events != nil {
 		close(l.events)
 		close(l.errs)
@@ -203,7 +211,11 @@ func (l *loop) drain() bool {
 				return false
 			}
 		default:
-			l.sendError(fmt.Errorf("nlevents: %w", os.NewSyscallError("recvmmsg", err)))
+			var errno unix.Errno
+			if errors.As(err, &errno) {
+				err = fmt.Errorf("nlevents: %w", os.NewSyscallError("recvmmsg", err))
+			}
+			l.sendError(err)
 			return false
 		}
 	}
