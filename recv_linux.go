@@ -138,9 +138,9 @@ func (r *batchReader) resize(n int) {
 }
 
 // reallocate sets up the slots that earlier reads asked for. When more
-// slots cannot be mapped, the reader goes on with those it has; when
-// larger ones cannot, a datagram could not be read whole, so that is an
-// error.
+// slots cannot be mapped, the reader goes on with those it has. Larger
+// slots are needed to read a large datagram whole, so failing to map them
+// is an error.
 func (r *batchReader) reallocate() error {
 	if r.wantRoom == r.room && r.wantSlots == len(r.hdrs) {
 		return nil
