@@ -275,16 +275,21 @@ func BenchmarkDeliverToConsumer(b *testing.B) {
 				}
 			}()
 
-			b.SetBytes(int64(len(msg)))
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				if !l.deliver(msg) {
-					b.Fatal("deliver returned false")
-				}
-			}
+			deliverN(b, l, msg)
 			<-done
 		})
+	}
+}
+
+// deliverN times b.N deliveries of msg through l.
+func deliverN(b *testing.B, l *loop, msg []byte) {
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if !l.deliver(msg) {
+			b.Fatal("deliver returned false")
+		}
 	}
 }
 
@@ -305,14 +310,7 @@ func BenchmarkDeliverToStream(b *testing.B) {
 				return true
 			}
 
-			b.SetBytes(int64(len(msg)))
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				if !l.deliver(msg) {
-					b.Fatal("deliver returned false")
-				}
-			}
+			deliverN(b, l, msg)
 			if received != b.N {
 				b.Fatalf("%d events for %d messages", received, b.N)
 			}
