@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net/netip"
 	"time"
 
 	"github.com/nlevents/nlevents"
@@ -118,4 +119,13 @@ func ExampleGroups_String() {
 	// link|ipv4-route|ipv6-route
 	// nexthop|group(50)
 	// none
+}
+
+// Print an event with link names, as ip monitor does. A program keeps the
+// names from the link events it receives.
+func ExampleFormat() {
+	names := map[int]string{2: "veth0"}
+	ev := &nlevents.AddrEvent{Prefix: netip.MustParsePrefix("192.0.2.10/24"), Index: 2}
+	fmt.Println(nlevents.Format(ev, func(index int) string { return names[index] }))
+	// Output: new addr 192.0.2.10/24 dev veth0 scope global
 }

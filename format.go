@@ -2,8 +2,41 @@ package nlevents
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
+
+// Format describes ev on one line, as its String method does, with each
+// link index that linkName names replaced by the name, as ip monitor
+// prints them: "dev veth0" rather than "dev 3". An index for which
+// linkName returns "" stays a number, and a nil linkName gives String's
+// text. Indexes are per network namespace, so linkName must know the
+// links of the namespace that ev came from.
+func Format(ev Event, linkName func(index int) string) string {
+	switch e := ev.(type) {
+	case *LinkEvent:
+		return e.format(linkName)
+	case *BridgePortEvent:
+		return e.format(linkName)
+	case *AddrEvent:
+		return e.format(linkName)
+	case *RouteEvent:
+		return e.format(linkName)
+	case *NeighEvent:
+		return e.format(linkName)
+	}
+	return ev.String()
+}
+
+// dev returns the name that linkName gives index, or else the index.
+func dev(index int, linkName func(int) string) string {
+	if linkName != nil {
+		if name := linkName(index); name != "" {
+			return name
+		}
+	}
+	return strconv.Itoa(index)
+}
 
 // verb returns the word that starts an event's String: "new", "del", and
 // "dump" for objects from a dump.
@@ -21,7 +54,9 @@ func (i Info) verb() string {
 
 // String describes the link, for example
 // "new link 3 veth0 <UP|BROADCAST> mtu 1500 state UP kind veth".
-func (e *LinkEvent) String() string {
+func (e *LinkEvent) String() string { return e.format(nil) }
+
+func (e *LinkEvent) format(linkName func(int) string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s link %d", e.verb(), e.Index)
 	if e.Name != "" {
@@ -32,7 +67,7 @@ func (e *LinkEvent) String() string {
 		fmt.Fprintf(&b, " lladdr %v", e.HardwareAddr)
 	}
 	if e.MasterIndex != 0 {
-		fmt.Fprintf(&b, " master %d", e.MasterIndex)
+		fmt.Fprintf(&b, " master %s", dev(e.MasterIndex, linkName))
 	}
 	if e.Kind != "" {
 		fmt.Fprintf(&b, " kind %s", e.Kind)
@@ -42,19 +77,23 @@ func (e *LinkEvent) String() string {
 
 // String describes the bridge port, for example
 // "new bridge-port 4 veth0 master 3 state UP".
-func (e *BridgePortEvent) String() string {
-	return fmt.Sprintf("%s bridge-port %d %s master %d state %v", e.verb(), e.Index, e.Name, e.MasterIndex, e.OperState)
+func (e *BridgePortEvent) String() string { return e.format(nil) }
+
+func (e *BridgePortEvent) format(linkName func(int) string) string {
+	return fmt.Sprintf("%s bridge-port %d %s master %s state %v", e.verb(), e.Index, e.Name, dev(e.MasterIndex, linkName), e.OperState)
 }
 
 // String describes the address, for example
 // "new addr 192.0.2.10/24 dev 3 scope global".
-func (e *AddrEvent) String() string {
+func (e *AddrEvent) String() string { return e.format(nil) }
+
+func (e *AddrEvent) format(linkName func(int) string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s addr %v", e.verb(), e.Prefix)
 	if e.Peer.IsValid() {
 		fmt.Fprintf(&b, " peer %v", e.Peer)
 	}
-	fmt.Fprintf(&b, " dev %d scope %v", e.Index, e.Scope)
+	fmt.Fprintf(&b, " dev %s scope %v", dev(e.Index, linkName), e.Scope)
 	if e.Label != "" {
 		fmt.Fprintf(&b, " label %s", e.Label)
 	}
@@ -63,7 +102,9 @@ func (e *AddrEvent) String() string {
 
 // String describes the route, for example
 // "new route 198.51.100.0/24 via 192.0.2.1 dev 3 table main proto static metric 100".
-func (e *RouteEvent) String() string {
+func (e *RouteEvent) String() string { return e.format(nil) }
+
+func (e *RouteEvent) format(linkName func(int) string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s route", e.verb())
 	if e.Type != RouteUnicast {
@@ -74,10 +115,10 @@ func (e *RouteEvent) String() string {
 		fmt.Fprintf(&b, " via %v", e.Gateway)
 	}
 	if e.OutIndex != 0 {
-		fmt.Fprintf(&b, " dev %d", e.OutIndex)
+		fmt.Fprintf(&b, " dev %s", dev(e.OutIndex, linkName))
 	}
 	for _, hop := range e.NextHops {
-		fmt.Fprintf(&b, " nexthop via %v dev %d weight %d", hop.Gateway, hop.Index, hop.Weight)
+		fmt.Fprintf(&b, " nexthop via %v dev %s weight %d", hop.Gateway, dev(hop.Index, linkName), hop.Weight)
 	}
 	if e.NexthopID != 0 {
 		fmt.Fprintf(&b, " nhid %d", e.NexthopID)
@@ -94,13 +135,15 @@ func (e *RouteEvent) String() string {
 
 // String describes the neighbour, for example
 // "new neigh 192.0.2.2 dev 3 lladdr 02:00:00:00:00:01 REACHABLE".
-func (e *NeighEvent) String() string {
+func (e *NeighEvent) String() string { return e.format(nil) }
+
+func (e *NeighEvent) format(linkName func(int) string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s neigh", e.verb())
 	if e.IP.IsValid() {
 		fmt.Fprintf(&b, " %v", e.IP)
 	}
-	fmt.Fprintf(&b, " dev %d", e.Index)
+	fmt.Fprintf(&b, " dev %s", dev(e.Index, linkName))
 	if len(e.HardwareAddr) > 0 {
 		fmt.Fprintf(&b, " lladdr %v", e.HardwareAddr)
 	}

@@ -1,0 +1,44 @@
+package nlevents_test
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/nlevents/nlevents"
+)
+
+func TestFormatNamesLinks(t *testing.T) {
+	names := map[int]string{2: "va", 3: "br0"}
+	linkName := func(index int) string { return names[index] }
+	gw := netip.MustParseAddr("192.0.2.1")
+
+	tests := []struct {
+		ev   nlevents.Event
+		want string
+	}{
+		{&nlevents.AddrEvent{Prefix: netip.MustParsePrefix("192.0.2.10/24"), Index: 2},
+			"new addr 192.0.2.10/24 dev va scope global"},
+		{&nlevents.AddrEvent{Prefix: netip.MustParsePrefix("192.0.2.10/24"), Index: 9},
+			"new addr 192.0.2.10/24 dev 9 scope global"},
+		{&nlevents.RouteEvent{Dst: netip.MustParsePrefix("198.51.100.0/24"), Gateway: gw, OutIndex: 2, Table: 254, Type: nlevents.RouteUnicast},
+			"new route 198.51.100.0/24 via 192.0.2.1 dev va table main proto unspec scope global"},
+		{&nlevents.RouteEvent{Dst: netip.MustParsePrefix("198.51.100.0/24"), Table: 254, Type: nlevents.RouteUnicast,
+			NextHops: []nlevents.NextHop{{Gateway: gw, Index: 2, Weight: 1}, {Gateway: gw, Index: 9, Weight: 1}}},
+			"new route 198.51.100.0/24 nexthop via 192.0.2.1 dev va weight 1 nexthop via 192.0.2.1 dev 9 weight 1 table main proto unspec scope global"},
+		{&nlevents.NeighEvent{IP: gw, Index: 2},
+			"new neigh 192.0.2.1 dev va NONE"},
+		{&nlevents.LinkEvent{Index: 2, Name: "va", MTU: 1500, MasterIndex: 3},
+			"new link 2 va <> mtu 1500 state UNKNOWN master br0"},
+		{&nlevents.BridgePortEvent{Index: 2, Name: "va", MasterIndex: 3},
+			"new bridge-port 2 va master br0 state UNKNOWN"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%T", tt.ev), func(t *testing.T) {
+			assert.Equal(t, tt.want, nlevents.Format(tt.ev, linkName), "Format with names")
+			assert.Equal(t, tt.ev.String(), nlevents.Format(tt.ev, nil), "Format without names")
+		})
+	}
+}
