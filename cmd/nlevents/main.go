@@ -101,14 +101,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	subOpts := []nlevents.Option{nlevents.WithReceiveBuffer(opts.rcvbuf)}
-	if opts.existing {
-		subOpts = append(subOpts, nlevents.WithInitialDump(), nlevents.WithResync())
-	}
 	if opts.netns != "" {
 		subOpts = append(subOpts, nlevents.WithNetNSPath(opts.netns))
 	}
+	if opts.existing {
+		subOpts = append(subOpts, nlevents.WithInitialDump(), nlevents.WithResync())
+	}
 
-	return monitor(nlevents.Stream(ctx, opts.groups, subOpts...), newPrinter(stdout, opts.json), stderr)
+	p := newPrinter(stdout, opts.json)
+	groups := opts.groups
+	if !opts.json {
+		if err := p.watchLinkNames(ctx, opts.existing, subOpts); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		// Link events keep the names current, and are printed only when
+		// the user asked for them.
+		p.hideLinks = groups&nlevents.Link == 0
+		groups |= nlevents.Link
+	}
+	if ctx.Err() != nil {
+		return 0 // interrupted while reading the link names
+	}
+	return monitor(nlevents.Stream(ctx, groups, subOpts...), p, stderr)
 }
 
 // monitor prints until the stream ends. Non-terminal errors are printed and

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -144,6 +145,7 @@ func TestExistingJSONThenLiveEvents(t *testing.T) {
 func TestTextOutputOneLinePerEvent(t *testing.T) {
 	ns := testutil.NewNetNS(t)
 	lines, stop := startMonitor(t, "-netns", ns.Path, "-groups", "link")
+	waitForMonitorSubscribed(t)
 
 	ns.AddVeth(t, "va", "vb")
 	ns.IP(t, "link", "del", "va")
@@ -165,5 +167,51 @@ func TestHeaderFlagsNamedByKind(t *testing.T) {
 	}
 	for _, c := range cases {
 		assert.Equal(t, c.want, headerFlags(c.header), "type %d flags %#x", c.header.Type, uint16(c.header.Flags))
+	}
+}
+
+// TestTextOutputNamesLinks checks that text output names two links. One
+// existed before the program started, and its name comes from a dump of
+// the links. The other is created later, and its name comes from its link
+// event, which is not printed, because the link group was not asked for.
+func TestTextOutputNamesLinks(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	ns.AddVeth(t, "va", "vb")
+	lines, stop := startMonitor(t, "-netns", ns.Path, "-groups", "addr")
+	waitForMonitorSubscribed(t)
+
+	ns.IP(t, "addr", "add", "192.0.2.1/24", "dev", "va")
+	ns.IP(t, "link", "add", "br0", "type", "bridge")
+	ns.IP(t, "addr", "add", "198.51.100.1/24", "dev", "br0")
+	read := readLines(t, lines, func(line string) bool { return strings.Contains(line, "198.51.100.1/24") })
+
+	assert.Contains(t, read, "new addr 192.0.2.1/24 dev va scope global label va")
+	assert.Contains(t, read[len(read)-1], "198.51.100.1/24 dev br0 ")
+	for _, line := range read {
+		assert.False(t, strings.HasPrefix(line, "new link"), "link event printed without -groups link: %q", line)
+	}
+	assert.Equal(t, 0, stop())
+}
+
+// waitForMonitorSubscribed waits until the goroutine that runs monitor runs
+// its subscription's loop. The loop starts after the socket has joined the
+// groups, so from then on the program receives every change.
+func waitForMonitorSubscribed(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	buf := make([]byte, 1<<20)
+	for {
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		for _, stack := range strings.Split(stacks, "\n\n") {
+			// In the test binary the package is named by its import path.
+			inMonitor := strings.Contains(stack, "main.monitor(") || strings.Contains(stack, "cmd/nlevents.monitor(")
+			if inMonitor && strings.Contains(stack, "(*loop).run(") {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the program did not start its subscription within 10s; stacks:\n%s", stacks)
+		}
+		time.Sleep(time.Millisecond) // polls a condition; not a settling delay
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,6 +21,12 @@ type printer struct {
 	w    *bufio.Writer
 	json bool
 	enc  *json.Encoder
+
+	// names, in text output, replaces link indexes with names. With
+	// hideLinks, link events only keep names current and are not printed,
+	// because the user did not ask for the link group.
+	names     linkNames
+	hideLinks bool
 }
 
 func newPrinter(w io.Writer, asJSON bool) *printer {
@@ -27,15 +34,47 @@ func newPrinter(w io.Writer, asJSON bool) *printer {
 	return &printer{w: bw, json: asJSON, enc: json.NewEncoder(bw)}
 }
 
+// watchLinkNames makes text output print link names. Unless the monitor
+// starts with a dump, whose links come first, it reads the current names
+// now; opts name the namespace.
+func (p *printer) watchLinkNames(ctx context.Context, existing bool, opts []nlevents.Option) error {
+	p.names = linkNames{}
+	if !existing {
+		names, err := loadLinkNames(ctx, opts)
+		if err != nil {
+			return err
+		}
+		p.names = names
+	}
+	return nil
+}
+
 func (p *printer) print(ev nlevents.Event) error {
+	if p.names != nil {
+		// A deleted link's name is forgotten after its own line.
+		defer p.names.update(ev)
+	}
+	if p.hideLinks && isLinkGroupEvent(ev) {
+		return nil
+	}
+
 	if p.json {
 		if err := p.enc.Encode(jsonOf(ev)); err != nil {
 			return err
 		}
-	} else if _, err := fmt.Fprintln(p.w, ev); err != nil {
+	} else if _, err := fmt.Fprintln(p.w, nlevents.Format(ev, p.names.name)); err != nil {
 		return err
 	}
 	return p.w.Flush()
+}
+
+// isLinkGroupEvent reports whether ev came from the link group.
+func isLinkGroupEvent(ev nlevents.Event) bool {
+	switch ev.(type) {
+	case *nlevents.LinkEvent, *nlevents.BridgePortEvent:
+		return true
+	}
+	return false
 }
 
 // jsonEvent is the JSON form of an event: the common fields, then those of
