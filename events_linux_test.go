@@ -307,7 +307,7 @@ func TestIntegrationRouteEvents(t *testing.T) {
 		// of ip, whose request caused it, so the loop must tell kernel
 		// messages by the sender address, not by the header.
 		assert.NotZero(t, added.Header.PID, "Header.PID")
-		assert.Equal(t, fmt.Sprintf("new route 198.51.100.0/24 via 192.0.2.1 dev %d table 1000 proto static scope global metric 100", index), added.String(), "String")
+		assert.Equal(t, fmt.Sprintf("new route 198.51.100.0/24 via 192.0.2.1 dev %d table 1000 proto static metric 100", index), added.String(), "String")
 		checkRouteMessage(t, added)
 
 		ns.IP(t, "route", "replace", "198.51.100.0/24", "via", "192.0.2.2", "dev", "va", "metric", "100", "table", "1000", "proto", "static")

@@ -123,7 +123,11 @@ func (e *RouteEvent) format(linkName func(int) string) string {
 	if e.NexthopID != 0 {
 		fmt.Fprintf(&b, " nhid %d", e.NexthopID)
 	}
-	fmt.Fprintf(&b, " table %s proto %v scope %v", tableName(e.Table), e.Protocol, e.Scope)
+	fmt.Fprintf(&b, " table %s proto %v", tableName(e.Table), e.Protocol)
+	if e.Scope != ScopeUniverse {
+		// ip leaves out the scope of most routes, the global ones.
+		fmt.Fprintf(&b, " scope %v", e.Scope)
+	}
 	if e.PrefSrc.IsValid() {
 		fmt.Fprintf(&b, " src %v", e.PrefSrc)
 	}

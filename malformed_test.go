@@ -304,7 +304,7 @@ func malformedCases() []malformedCase {
 				nlAttr(rtaDst, []byte{198, 51, 100, 0}),
 				nlAttr(rtaMultipath, rtnexthop(8, 2), rtnexthop(64, 3))),
 			want: []want{
-				wantEvent("new route 198.51.100.0/24 nexthop via invalid IP dev 2 weight 1 table main proto static scope global"),
+				wantEvent("new route 198.51.100.0/24 nexthop via invalid IP dev 2 weight 1 table main proto static"),
 				wantErr(errAnyCause, rtmNewRoute, 0),
 			},
 		},
@@ -314,7 +314,7 @@ func malformedCases() []malformedCase {
 				nlAttr(rtaDst, []byte{198, 51, 100, 0}),
 				nlAttr(rtaMultipath, rtnexthop(16, 2, rawAttr(12, rtaGateway, 192, 0, 2, 1)))),
 			want: []want{
-				wantEvent("new route 198.51.100.0/24 nexthop via invalid IP dev 2 weight 1 table main proto static scope global"),
+				wantEvent("new route 198.51.100.0/24 nexthop via invalid IP dev 2 weight 1 table main proto static"),
 				wantErr(errAttrOverrun, rtmNewRoute, 0),
 			},
 		},
@@ -370,7 +370,7 @@ func malformedCases() []malformedCase {
 				nlMessage(rtmDelAddr, 0, 0, ifaddrmsg(afInet6, 64, 2), nlAttr(ifaAddress, bytes.Repeat([]byte{0x20}, 16)))),
 			want: []want{
 				wantEvent("new link 1 lo <UP> mtu 1500 state UNKNOWN"),
-				wantEvent("new route ::/64 table main proto static scope global"),
+				wantEvent("new route ::/64 table main proto static"),
 				wantErr(errAttrOverrun, rtmNewRoute, align4(len(link1))),
 				wantEvent("del addr 2020:2020:2020:2020:2020:2020:2020:2020/64 dev 2 scope global"),
 			},
