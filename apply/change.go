@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
-	"syscall"
 
 	"github.com/mdlayher/netlink"
 )
@@ -163,13 +162,13 @@ func (e *ApplyError) Unwrap() error { return e.Err }
 // followed by the kernel's extended acknowledgement message when there is
 // one, and other errors as they print themselves.
 func describeErr(err error) string {
-	var errno syscall.Errno
-	if !errors.As(err, &errno) {
+	var code errno
+	if !errors.As(err, &code) {
 		return err.Error()
 	}
 
-	text := errno.Error()
-	if name := errnoName(errno); name != "" {
+	text := code.Error()
+	if name := errnoName(code); name != "" {
 		text = name + ": " + text
 	}
 	var opErr *netlink.OpError

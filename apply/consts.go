@@ -1,7 +1,5 @@
 package apply
 
-import "syscall"
-
 // Linux constants, written out so that the package builds on every
 // operating system (golang.org/x/sys/unix differs between systems and does
 // not build on Windows). Values from the Linux UAPI headers.
@@ -35,4 +33,4 @@ const (
 
 // errnoENODEV is the errno the kernel returns for a link name or index that
 // does not exist.
-const errnoENODEV = syscall.Errno(19)
+const errnoENODEV = errno(19)
