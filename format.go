@@ -28,6 +28,38 @@ func Format(ev Event, linkName func(index int) string) string {
 	return ev.String()
 }
 
+// flagWord names one flag bit as ip prints it.
+type flagWord struct {
+	bit  uint32
+	word string
+}
+
+// Address flags (IFA_F_* in linux/if_addr.h). Bit 0x01 is "secondary" for
+// IPv4 and "temporary" for IPv6, and IFA_F_PERMANENT (0x80), which most
+// addresses have, is left out.
+var addrFlagWords = []flagWord{
+	{0x02, "nodad"}, {0x04, "optimistic"}, {0x08, "dadfailed"},
+	{0x10, "home"}, {0x20, "deprecated"}, {0x40, "tentative"},
+	{0x100, "mngtmpaddr"}, {0x200, "noprefixroute"}, {0x400, "autojoin"},
+	{0x800, "stable-privacy"},
+}
+
+// Next hop flags (RTNH_F_* in linux/rtnetlink.h), which routes carry in
+// rtm_flags too.
+var nextHopFlagWords = []flagWord{
+	{0x01, "dead"}, {0x02, "pervasive"}, {0x04, "onlink"}, {0x08, "offload"},
+	{0x10, "linkdown"}, {0x20, "unresolved"}, {0x40, "trap"},
+}
+
+// writeFlagWords writes " word" for each flag in words that flags has.
+func writeFlagWords(b *strings.Builder, flags uint32, words []flagWord) {
+	for _, w := range words {
+		if flags&w.bit != 0 {
+			b.WriteString(" " + w.word)
+		}
+	}
+}
+
 // dev returns the name that linkName gives index, or else the index.
 func dev(index int, linkName func(int) string) string {
 	if linkName != nil {
@@ -62,7 +94,13 @@ func (e *LinkEvent) format(linkName func(int) string) string {
 	if e.Name != "" {
 		fmt.Fprintf(&b, " %s", e.Name)
 	}
-	fmt.Fprintf(&b, " <%v> mtu %d state %v", e.Flags, e.MTU, e.OperState)
+	// ip marks a link that is up without a carrier, as a veth whose peer
+	// is down.
+	noCarrier := ""
+	if e.Flags&FlagUp != 0 && e.Flags&FlagRunning == 0 {
+		noCarrier = "NO-CARRIER|"
+	}
+	fmt.Fprintf(&b, " <%s%v> mtu %d state %v", noCarrier, e.Flags, e.MTU, e.OperState)
 	if len(e.HardwareAddr) > 0 {
 		fmt.Fprintf(&b, " lladdr %v", e.HardwareAddr)
 	}
@@ -94,6 +132,14 @@ func (e *AddrEvent) format(linkName func(int) string) string {
 		fmt.Fprintf(&b, " peer %v", e.Peer)
 	}
 	fmt.Fprintf(&b, " dev %s scope %v", dev(e.Index, linkName), e.Scope)
+	switch {
+	case e.Flags&0x01 == 0:
+	case e.Family == afInet6:
+		b.WriteString(" temporary")
+	default:
+		b.WriteString(" secondary")
+	}
+	writeFlagWords(&b, e.Flags, addrFlagWords)
 	if e.Label != "" {
 		fmt.Fprintf(&b, " label %s", e.Label)
 	}
@@ -119,6 +165,7 @@ func (e *RouteEvent) format(linkName func(int) string) string {
 	}
 	for _, hop := range e.NextHops {
 		fmt.Fprintf(&b, " nexthop via %v dev %s weight %d", hop.Gateway, dev(hop.Index, linkName), hop.Weight)
+		writeFlagWords(&b, uint32(hop.Flags), nextHopFlagWords)
 	}
 	if e.NexthopID != 0 {
 		fmt.Fprintf(&b, " nhid %d", e.NexthopID)
@@ -134,6 +181,7 @@ func (e *RouteEvent) format(linkName func(int) string) string {
 	if e.Priority != 0 {
 		fmt.Fprintf(&b, " metric %d", e.Priority)
 	}
+	writeFlagWords(&b, e.Flags, nextHopFlagWords)
 	return b.String()
 }
 

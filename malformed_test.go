@@ -176,7 +176,7 @@ func malformedCases() []malformedCase {
 	manyWant := make([]want, 200)
 	for i := range many {
 		many[i] = linkMsg(int32(i+1), fmt.Sprintf("veth%d", i))
-		manyWant[i] = wantEvent(fmt.Sprintf("new link %d veth%d <UP> mtu 1500 state UNKNOWN", i+1, i))
+		manyWant[i] = wantEvent(fmt.Sprintf("new link %d veth%d <NO-CARRIER|UP> mtu 1500 state UNKNOWN", i+1, i))
 	}
 	oddLen := nlMessage(rtmNewLink, 0, 0, ifinfomsg(afUnspec, 5, 0), rawAttr(6, iflaIfname, 'x', 0)) // 38 bytes
 
@@ -211,7 +211,7 @@ func malformedCases() []malformedCase {
 			name: "bad header after a good message",
 			data: datagram(link1, withLength(link2, 4)),
 			want: []want{
-				wantEvent("new link 1 lo <UP> mtu 1500 state UNKNOWN"),
+				wantEvent("new link 1 lo <NO-CARRIER|UP> mtu 1500 state UNKNOWN"),
 				wantErr(errLengthShort, rtmNewLink, align4(len(link1))),
 			},
 		},
@@ -219,7 +219,7 @@ func malformedCases() []malformedCase {
 			name: "trailing bytes shorter than a header",
 			data: append(datagram(link1), 1, 2, 3, 4, 5, 6),
 			want: []want{
-				wantEvent("new link 1 lo <UP> mtu 1500 state UNKNOWN"),
+				wantEvent("new link 1 lo <NO-CARRIER|UP> mtu 1500 state UNKNOWN"),
 				wantErr(errHeaderShort, 0, align4(len(link1))),
 			},
 		},
@@ -228,7 +228,7 @@ func malformedCases() []malformedCase {
 			data: datagram(oddLen, link2),
 			want: []want{
 				wantEvent("new link 5 x <> mtu 0 state UNKNOWN"),
-				wantEvent("new link 2 eth0 <UP> mtu 1500 state UNKNOWN"),
+				wantEvent("new link 2 eth0 <NO-CARRIER|UP> mtu 1500 state UNKNOWN"),
 			},
 		},
 		{
@@ -354,14 +354,14 @@ func malformedCases() []malformedCase {
 			name: "NLMSG_DONE in a notification",
 			data: datagram(link1, nlMessage(nlmsgDone, nlmFMulti, 0, le32(0)), link2),
 			want: []want{
-				wantEvent("new link 1 lo <UP> mtu 1500 state UNKNOWN"),
-				wantEvent("new link 2 eth0 <UP> mtu 1500 state UNKNOWN"),
+				wantEvent("new link 1 lo <NO-CARRIER|UP> mtu 1500 state UNKNOWN"),
+				wantEvent("new link 2 eth0 <NO-CARRIER|UP> mtu 1500 state UNKNOWN"),
 			},
 		},
 		{
 			name: "NLMSG_NOOP",
 			data: datagram(nlMessage(nlmsgNoop, 0, 0), link2),
-			want: []want{wantEvent("new link 2 eth0 <UP> mtu 1500 state UNKNOWN")},
+			want: []want{wantEvent("new link 2 eth0 <NO-CARRIER|UP> mtu 1500 state UNKNOWN")},
 		},
 		{
 			name: "bad message between good ones",
@@ -369,7 +369,7 @@ func malformedCases() []malformedCase {
 				nlMessage(rtmNewRoute, 0, 0, rtmsg(afInet6, 64), rawAttr(20, rtaDst, 0x20, 1, 0xd, 0xb8)),
 				nlMessage(rtmDelAddr, 0, 0, ifaddrmsg(afInet6, 64, 2), nlAttr(ifaAddress, bytes.Repeat([]byte{0x20}, 16)))),
 			want: []want{
-				wantEvent("new link 1 lo <UP> mtu 1500 state UNKNOWN"),
+				wantEvent("new link 1 lo <NO-CARRIER|UP> mtu 1500 state UNKNOWN"),
 				wantEvent("new route ::/64 table main proto static"),
 				wantErr(errAttrOverrun, rtmNewRoute, align4(len(link1))),
 				wantEvent("del addr 2020:2020:2020:2020:2020:2020:2020:2020/64 dev 2 scope global"),
