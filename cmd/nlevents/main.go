@@ -22,6 +22,8 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/nlevents/nlevents"
@@ -57,7 +59,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&opts.json, "json", false, "print one JSON object per line instead of text")
 	fs.BoolVar(&opts.existing, "existing", false, "print the current links, addresses, routes, neighbours and rules first, then a sync line, then live events")
 	fs.StringVar(&opts.netns, "netns", "", "watch the network namespace at `path` (for example /run/netns/NAME) instead of this one")
-	fs.IntVar(&opts.rcvbuf, "rcvbuf", nlevents.DefaultReceiveBuffer, "socket receive buffer in `bytes`")
+	opts.rcvbuf = nlevents.DefaultReceiveBuffer
+	fs.Func("rcvbuf", fmt.Sprintf("socket receive buffer in `bytes`, with an optional K, M or G suffix (default %dM)", nlevents.DefaultReceiveBuffer>>20),
+		func(value string) (err error) {
+			opts.rcvbuf, err = parseBytes(value)
+			return err
+		})
 	if err := fs.Parse(args); err != nil {
 		return opts, err
 	}
@@ -154,6 +161,30 @@ func recoverable(err error) bool {
 	var decodeErr *nlevents.DecodeError
 	var dumpErr *nlevents.DumpError
 	return errors.Is(err, nlevents.ErrOverrun) || errors.As(err, &decodeErr) || errors.As(err, &dumpErr)
+}
+
+// parseBytes reads a byte count such as 4194304, 4096K or 4M; the
+// suffixes are powers of 1024.
+func parseBytes(value string) (int, error) {
+	shift := 0
+	switch strings.ToUpper(value[len(value)-min(len(value), 1):]) {
+	case "K":
+		shift = 10
+	case "M":
+		shift = 20
+	case "G":
+		shift = 30
+	}
+	digits := value
+	if shift > 0 {
+		digits = value[:len(value)-1]
+	}
+
+	n, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil || n > math.MaxInt32>>shift || n < math.MinInt32>>shift {
+		return 0, fmt.Errorf("want a number of bytes up to %d, such as 4194304 or 4M", math.MaxInt32)
+	}
+	return int(n << shift), nil
 }
 
 // flagGiven reports whether the command line set the flag, which

@@ -30,6 +30,9 @@ func TestBadFlagsExitTwo(t *testing.T) {
 		{[]string{"-netns", ""}, "empty -netns"},
 		{[]string{"-rcvbuf", "-1"}, "invalid -rcvbuf -1"},
 		{[]string{"-rcvbuf", "0"}, "invalid -rcvbuf 0"},
+		{[]string{"-rcvbuf", "lots"}, `invalid value "lots" for flag -rcvbuf: want a number of bytes`},
+		{[]string{"-rcvbuf", "3G"}, "want a number of bytes up to 2147483647"},
+		{[]string{"-rcvbuf", "K"}, "want a number of bytes"},
 	}
 	for _, c := range cases {
 		var stdout, stderr bytes.Buffer
