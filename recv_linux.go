@@ -41,6 +41,9 @@ func slotLimit(room, slots int) int {
 	return max(min(slots, readBudget/room, maxSlots), 1)
 }
 
+// slotStride returns the distance from one slot of room bytes to the next.
+func slotStride(room int) int { return room + slotSkew }
+
 // mmsghdr is struct mmsghdr of <sys/socket.h>, which x/sys/unix does not
 // define: the message header, then the received length, then padding to
 // the header's alignment, as C lays it out.
@@ -61,11 +64,10 @@ type received struct {
 type batchReader struct {
 	fd int
 
-	// room is the size of each slot in buf, and stride the distance from
-	// one slot to the next. wantRoom and wantSlots are what the next read
-	// sets up when they differ: after a truncated datagram, or a backlog.
+	// room is the size of each slot in buf. wantRoom and wantSlots are
+	// what the next read sets up when they differ: after a truncated
+	// datagram, or a backlog.
 	room      int
-	stride    int
 	wantRoom  int
 	wantSlots int
 
@@ -92,7 +94,7 @@ func newBatchReader(fd, room int) (*batchReader, error) {
 // datagrams must all have been delivered.
 func (r *batchReader) allocate(room, slots int) error {
 	slots = slotLimit(room, slots)
-	stride := room + slotSkew
+	stride := slotStride(room)
 	buf, err := unix.Mmap(-1, 0, slots*stride, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
 		return fmt.Errorf("nlevents: map %d bytes for receiving: %w", slots*stride, os.NewSyscallError("mmap", err))
@@ -101,7 +103,6 @@ func (r *batchReader) allocate(room, slots int) error {
 
 	r.buf = buf
 	r.room = room
-	r.stride = stride
 	r.wantRoom = room
 	r.wantSlots = slots
 	r.hdrs = make([]mmsghdr, slots)
@@ -109,7 +110,7 @@ func (r *batchReader) allocate(room, slots int) error {
 	r.names = make([]unix.RawSockaddrNetlink, slots)
 
 	for i := range r.hdrs {
-		r.iovs[i].Base = &r.buf[i*r.stride]
+		r.iovs[i].Base = &r.buf[i*stride]
 		r.iovs[i].SetLen(room)
 		r.hdrs[i].hdr.Name = (*byte)(unsafe.Pointer(&r.names[i]))
 		r.hdrs[i].hdr.Iov = &r.iovs[i]
@@ -191,7 +192,7 @@ func (r *batchReader) read(out []received) ([]received, error) {
 			out = append(out, received{truncated: size})
 			continue
 		}
-		start := i * r.stride
+		start := i * slotStride(r.room)
 		out = append(out, received{data: r.buf[start : start+size]})
 	}
 	return out, nil

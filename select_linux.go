@@ -200,7 +200,7 @@ func (l *loop) drain() bool {
 		}
 
 		// The datagrams read before the error were delivered first, so
-		// the consumer sees the kernel's order.
+		// the consumer receives values in the kernel's order.
 		switch {
 		case err == nil:
 		case errors.Is(err, unix.EAGAIN):
@@ -226,7 +226,7 @@ func (l *loop) drain() bool {
 // truncated one as ErrTruncated where it came.
 func (l *loop) deliverBatch() bool {
 	for _, d := range l.batch {
-		ok := true
+		var ok bool
 		if d.truncated > 0 {
 			ok = l.sendError(truncatedError(d.truncated))
 		} else {

@@ -38,14 +38,16 @@ func newPrinter(w io.Writer, asJSON bool) *printer {
 // starts with a dump, whose links come first, it reads the current names
 // now; opts name the namespace.
 func (p *printer) watchLinkNames(ctx context.Context, existing bool, opts []nlevents.Option) error {
-	p.names = linkNames{}
-	if !existing {
-		names, err := loadLinkNames(ctx, opts)
-		if err != nil {
-			return err
-		}
-		p.names = names
+	if existing {
+		p.names = linkNames{}
+		return nil
 	}
+
+	names, err := loadLinkNames(ctx, opts)
+	if err != nil {
+		return err
+	}
+	p.names = names
 	return nil
 }
 
