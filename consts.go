@@ -46,6 +46,11 @@ const (
 	afInet6  = 10
 	afMPLS   = 28
 
+	// Families of multicast routing rules (RTNL_FAMILY_* in
+	// linux/rtnetlink.h).
+	rtnlFamilyIPMR  = 128
+	rtnlFamilyIP6MR = 129
+
 	// Fixed header sizes of the rtnetlink messages.
 	ifinfomsgLen   = 16
 	ifaddrmsgLen   = 8

@@ -204,10 +204,11 @@ func (e *NeighEvent) format(linkName func(int) string) string {
 }
 
 // String describes the rule, for example
-// "new rule 100: from 192.0.2.0/24 lookup 10".
+// "new rule inet 100: from 192.0.2.0/24 lookup 10". The family comes
+// first because "from all" rules are otherwise alike in IPv4 and IPv6.
 func (e *RuleEvent) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s rule %d:", e.verb(), e.Priority)
+	fmt.Fprintf(&b, "%s rule %s %d:", e.verb(), ruleFamily(e.Family), e.Priority)
 	if e.Src.IsValid() {
 		fmt.Fprintf(&b, " from %v", e.Src)
 	} else {
@@ -227,6 +228,22 @@ func (e *RuleEvent) String() string {
 	}
 	fmt.Fprintf(&b, " lookup %s", tableName(e.Table))
 	return b.String()
+}
+
+// ruleFamily names the family of a routing rule, with ip's words for
+// IPv4 and IPv6.
+func ruleFamily(family uint8) string {
+	switch family {
+	case afInet:
+		return "inet"
+	case afInet6:
+		return "inet6"
+	case rtnlFamilyIPMR:
+		return "ipmr"
+	case rtnlFamilyIP6MR:
+		return "ip6mr"
+	}
+	return "family " + strconv.Itoa(int(family))
 }
 
 // String describes the nexthop object, for example "new nexthop id 7".

@@ -42,6 +42,14 @@ func TestFormatNamesLinks(t *testing.T) {
 			"new link 2 va <> mtu 1500 state UNKNOWN master br0"},
 		{&nlevents.BridgePortEvent{Index: 2, Name: "va", MasterIndex: 3},
 			"new bridge-port 2 va master br0 state UNKNOWN"},
+		{&nlevents.RuleEvent{Family: 2, Priority: 100, Table: 10},
+			"new rule inet 100: from all lookup 10"},
+		{&nlevents.RuleEvent{Family: 10, Priority: 100, Table: 10},
+			"new rule inet6 100: from all lookup 10"},
+		{&nlevents.RuleEvent{Family: 128, Priority: 32766, Table: 253},
+			"new rule ipmr 32766: from all lookup default"},
+		{&nlevents.RuleEvent{Family: 42, Src: netip.MustParsePrefix("2001:db8::/32"), Table: 254},
+			"new rule family 42 0: from 2001:db8::/32 lookup main"},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%T", tt.ev), func(t *testing.T) {
