@@ -116,17 +116,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	p := newPrinter(stdout, opts.json)
-	groups := opts.groups
-	if !opts.json {
-		if err := p.watchLinkNames(ctx, opts.existing, subOpts); err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
-		// Link events keep the names current, and are printed only when
-		// the user asked for them.
-		p.hideLinks = groups&nlevents.Link == 0
-		groups |= nlevents.Link
+	if err := p.watchLinkNames(ctx, opts.existing, subOpts); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
 	}
+	// Link events keep the names current, and are printed only when the
+	// user requested them.
+	p.hideLinks = opts.groups&nlevents.Link == 0
+	groups := opts.groups | nlevents.Link
 	if ctx.Err() != nil {
 		return 0 // interrupted while reading the link names
 	}
@@ -152,6 +149,11 @@ func monitor(stream iter.Seq2[nlevents.Event, error], p *printer, stderr io.Writ
 		if err := p.print(ev); err != nil {
 			fmt.Fprintf(stderr, "nlevents: write: %v\n", err)
 			return 1
+		}
+		// A link name that could not be read leaves a number in the line,
+		// which is worth a warning but not the end of the monitor.
+		if err := p.names.takeErr(); err != nil && !errors.Is(err, context.Canceled) {
+			fmt.Fprintln(stderr, err)
 		}
 	}
 	return status

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/nlevents/nlevents"
 	"github.com/nlevents/nlevents/testutil"
 )
 
@@ -217,4 +218,61 @@ func waitForMonitorSubscribed(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond) // polls a condition; not a settling delay
 	}
+}
+
+// TestJSONOutputNamesLinks checks that JSON objects carry the names of the
+// links they refer to next to the indexes, and that link events stay out
+// of the output when the link group was not requested.
+func TestJSONOutputNamesLinks(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	ns.AddVeth(t, "va", "vb")
+	ns.IP(t, "link", "set", "va", "up")
+	lines, stop := startMonitor(t, "-json", "-netns", ns.Path, "-groups", "addr,route")
+	waitForMonitorSubscribed(t)
+
+	ns.IP(t, "addr", "add", "192.0.2.1/24", "dev", "va")
+	ns.IP(t, "route", "add", "198.51.100.0/24", "dev", "va", "metric", "7")
+	read := readLines(t, lines, func(line string) bool { return strings.Contains(line, `"198.51.100.0/24"`) })
+
+	byType := map[string]map[string]any{}
+	for _, line := range read {
+		var obj map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &obj), "line %q is not JSON", line)
+		assert.NotEqual(t, "link", obj["type"], "link event printed without -groups link: %s", line)
+		byType[obj["type"].(string)+" "+strOf(obj["prefix"])+strOf(obj["dst"])] = obj
+	}
+	addr := byType["addr 192.0.2.1/24"]
+	require.NotNil(t, addr, "no addr object in %q", read)
+	assert.Equal(t, "va", addr["dev"])
+	assert.Equal(t, float64(ns.LinkIndex(t, "va")), addr["index"])
+
+	route := byType["route 198.51.100.0/24"]
+	assert.Equal(t, "va", route["dev"])
+	assert.Equal(t, float64(ns.LinkIndex(t, "va")), route["oif"])
+	assert.Equal(t, 0, stop())
+}
+
+func strOf(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// TestLinkNamesReloadFromNamespace reads names from a namespace, creates a
+// link there, and checks that asking for the new index reads its name
+// from the kernel, as the program does for a link created between its
+// first dump and its subscription.
+func TestLinkNamesReloadFromNamespace(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	ns.AddVeth(t, "va", "vb")
+	ctx := context.Background()
+	opts := []nlevents.Option{nlevents.WithNetNSPath(ns.Path)}
+
+	first, err := loadLinkNames(ctx, opts)
+	require.NoError(t, err)
+	assert.Equal(t, "va", first[ns.LinkIndex(t, "va")])
+	names := newLinkNames(first, func() (map[int]string, error) { return loadLinkNames(ctx, opts) })
+
+	ns.IP(t, "link", "add", "br0", "type", "bridge")
+	assert.Equal(t, "br0", names.name(ns.LinkIndex(t, "br0")))
+	assert.NoError(t, names.takeErr())
 }

@@ -22,10 +22,10 @@ type printer struct {
 	json bool
 	enc  *json.Encoder
 
-	// names, in text output, replaces link indexes with names. With
-	// hideLinks, link events only keep names current and are not printed,
-	// because the user did not ask for the link group.
-	names     linkNames
+	// names turns link indexes into names. With hideLinks, link events
+	// only keep names current and are not printed, because the user did
+	// not ask for the link group.
+	names     *linkNames
 	hideLinks bool
 }
 
@@ -34,12 +34,13 @@ func newPrinter(w io.Writer, asJSON bool) *printer {
 	return &printer{w: bw, json: asJSON, enc: json.NewEncoder(bw)}
 }
 
-// watchLinkNames makes text output print link names. Unless the monitor
-// starts with a dump, whose links come first, it reads the current names
-// now; opts name the namespace.
+// watchLinkNames makes the output name links. Unless the monitor starts
+// with a dump, whose links come first, it reads the current names now;
+// opts name the namespace.
 func (p *printer) watchLinkNames(ctx context.Context, existing bool, opts []nlevents.Option) error {
+	reload := func() (map[int]string, error) { return loadLinkNames(ctx, opts) }
 	if existing {
-		p.names = linkNames{}
+		p.names = newLinkNames(map[int]string{}, reload)
 		return nil
 	}
 
@@ -47,8 +48,16 @@ func (p *printer) watchLinkNames(ctx context.Context, existing bool, opts []nlev
 	if err != nil {
 		return err
 	}
-	p.names = names
+	p.names = newLinkNames(names, reload)
 	return nil
+}
+
+// linkName names a link for the output; "" leaves the index a number.
+func (p *printer) linkName(index int) string {
+	if p.names == nil || index <= 0 {
+		return ""
+	}
+	return p.names.name(index)
 }
 
 func (p *printer) print(ev nlevents.Event) error {
@@ -61,10 +70,10 @@ func (p *printer) print(ev nlevents.Event) error {
 	}
 
 	if p.json {
-		if err := p.enc.Encode(jsonOf(ev)); err != nil {
+		if err := p.enc.Encode(jsonOf(ev, p.linkName)); err != nil {
 			return err
 		}
-	} else if _, err := fmt.Fprintln(p.w, nlevents.Format(ev, p.names.name)); err != nil {
+	} else if _, err := fmt.Fprintln(p.w, nlevents.Format(ev, p.linkName)); err != nil {
 		return err
 	}
 	return p.w.Flush()
@@ -89,6 +98,7 @@ type jsonEvent struct {
 	Inferred bool   `json:"inferred,omitempty"`
 
 	Index        int    `json:"index,omitempty"`
+	Dev          string `json:"dev,omitempty"`
 	Name         string `json:"name,omitempty"`
 	Family       string `json:"family,omitempty"`
 	LinkFlags    string `json:"flags,omitempty"`
@@ -96,6 +106,7 @@ type jsonEvent struct {
 	HardwareAddr string `json:"lladdr,omitempty"`
 	OperState    string `json:"operstate,omitempty"`
 	MasterIndex  int    `json:"master,omitempty"`
+	MasterName   string `json:"master_name,omitempty"`
 	Kind         string `json:"kind,omitempty"`
 
 	Prefix  string        `json:"prefix,omitempty"`
@@ -128,11 +139,14 @@ type jsonEvent struct {
 type jsonNextHop struct {
 	Gateway string `json:"gateway,omitempty"`
 	Index   int    `json:"oif"`
+	Dev     string `json:"dev,omitempty"`
 	Weight  int    `json:"weight"`
 	Flags   uint8  `json:"flags,omitempty"`
 }
 
-func jsonOf(ev nlevents.Event) jsonEvent {
+// jsonOf builds the JSON form of ev; linkName names the links it refers
+// to, in "dev" and "master_name".
+func jsonOf(ev nlevents.Event, linkName func(int) string) jsonEvent {
 	info := ev.EventInfo()
 	j := jsonEvent{Action: action(info), Inferred: info.Inferred}
 	if info.Header.Type != 0 {
@@ -148,11 +162,12 @@ func jsonOf(ev nlevents.Event) jsonEvent {
 		j.Type, j.Index, j.Name, j.MasterIndex, j.OperState = "bridge-port", e.Index, e.Name, e.MasterIndex, e.OperState.String()
 	case *nlevents.AddrEvent:
 		j.Type, j.Family, j.Index, j.Prefix, j.Peer = "addr", family(e.Family), e.Index, e.Prefix.String(), addr(e.Peer)
-		j.Scope, j.Label = e.Scope.String(), e.Label
+		j.Scope, j.Label, j.Dev = e.Scope.String(), e.Label, linkName(e.Index)
 	case *nlevents.RouteEvent:
-		routeJSON(&j, e)
+		routeJSON(&j, e, linkName)
 	case *nlevents.NeighEvent:
 		j.Type, j.Family, j.Index, j.IP, j.HardwareAddr, j.State = "neigh", family(e.Family), e.Index, addr(e.IP), hw(e.HardwareAddr), e.State.String()
+		j.Dev = linkName(e.Index)
 	case *nlevents.RuleEvent:
 		j.Type, j.Family, j.Priority, j.Table, j.Mark = "rule", family(e.Family), e.Priority, e.Table, e.Mark
 		j.Src, j.Dst, j.IIFName, j.OIFName = prefix(e.Src), prefix(e.Dst), e.IIFName, e.OIFName
@@ -163,15 +178,19 @@ func jsonOf(ev nlevents.Event) jsonEvent {
 	case *nlevents.RawEvent:
 		j.Type, j.Bytes = "raw", len(e.Raw())
 	}
+
+	j.MasterName = linkName(j.MasterIndex)
 	return j
 }
 
-func routeJSON(j *jsonEvent, e *nlevents.RouteEvent) {
+func routeJSON(j *jsonEvent, e *nlevents.RouteEvent, linkName func(int) string) {
 	j.Type, j.Family, j.Dst, j.Src, j.PrefSrc = "route", family(e.Family), prefix(e.Dst), prefix(e.Src), addr(e.PrefSrc)
 	j.Gateway, j.OutIdx, j.Table, j.Proto = addr(e.Gateway), e.OutIndex, e.Table, e.Protocol.String()
 	j.Scope, j.RtType, j.Metric, j.NHID = e.Scope.String(), e.Type.String(), e.Priority, e.NexthopID
+	j.Dev = linkName(e.OutIndex)
 	for _, hop := range e.NextHops {
-		j.NextHop = append(j.NextHop, jsonNextHop{Gateway: addr(hop.Gateway), Index: hop.Index, Weight: hop.Weight, Flags: hop.Flags})
+		j.NextHop = append(j.NextHop, jsonNextHop{Gateway: addr(hop.Gateway), Index: hop.Index, Dev: linkName(hop.Index),
+			Weight: hop.Weight, Flags: hop.Flags})
 	}
 }
 
