@@ -24,7 +24,7 @@ type printer struct {
 
 	// names turns link indexes into names. With hideLinks, link events
 	// only keep names current and are not printed, because the user did
-	// not ask for the link group.
+	// not request the link group.
 	names     *linkNames
 	hideLinks bool
 }
