@@ -34,3 +34,7 @@ const (
 // errnoENODEV is the errno the kernel returns for a link name or index that
 // does not exist.
 const errnoENODEV = errno(19)
+
+// errnoENOENT is the errno the kernel returns for a route dump of a table
+// that does not exist (yet).
+const errnoENOENT = errno(2)

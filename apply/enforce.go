@@ -82,8 +82,8 @@ func (c Correction) String() string {
 //     time; each correction is reported.
 //   - The error channel carries errors that do not end Enforce: an
 //     *ApplyError when the kernel rejects a change (a Correction with the
-//     changes made before it comes first), ErrLinkNotFound, and failures to
-//     read the kernel's state. After such an error, Enforce checks again at
+//     changes made before it comes first), ErrLinkNotFound,
+//     ErrRouteConflict, and failures to read the kernel's state. After such an error, Enforce checks again at
 //     the next notification, or after a delay that grows from 100ms to 30s,
 //     whichever comes first; for ErrLinkNotFound it waits for the link.
 //   - An error that ends the subscription is the last value sent; both

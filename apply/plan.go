@@ -27,8 +27,9 @@ const maxRounds = 8
 // with a CreateLink change, and the changes after it have no From value.
 //
 // Errors: a *SpecError (errors.Is(err, ErrInvalidSpec)) for an invalid
-// description, ErrLinkNotFound, or an error from opening the namespace or
-// reading the kernel's state.
+// description, ErrLinkNotFound, ErrRouteConflict when another route is in
+// the place of an IPv6 route to add, or an error from opening the
+// namespace or reading the kernel's state.
 func Plan(ctx context.Context, spec Link, opts ...Option) (Changes, error) {
 	c, err := open(ctx, spec, opts)
 	if err != nil {
@@ -40,7 +41,7 @@ func Plan(ctx context.Context, spec Link, opts ...Option) (Changes, error) {
 	if err != nil {
 		return nil, err
 	}
-	return plan(spec, st)
+	return c.plan(spec, st)
 }
 
 // Apply validates spec and changes the link until it matches spec. It
@@ -50,8 +51,8 @@ func Plan(ctx context.Context, spec Link, opts ...Option) (Changes, error) {
 // When the kernel rejects a change, Apply stops and returns the changes made
 // before it together with an *ApplyError, which names the failed change and
 // wraps the kernel's errno. When ctx ends between two changes, Apply returns
-// the changes made and ctx's error. Validation errors and ErrLinkNotFound
-// come before any change, as with Plan.
+// the changes made and ctx's error. Validation errors, ErrLinkNotFound and
+// ErrRouteConflict come before any change, as with Plan.
 func Apply(ctx context.Context, spec Link, opts ...Option) (Changes, error) {
 	c, err := open(ctx, spec, opts)
 	if err != nil {
@@ -92,7 +93,7 @@ func (c *conn) apply(ctx context.Context, spec Link, st *kernelState) (Changes, 
 			}
 		}
 
-		changes, err := plan(spec, st)
+		changes, err := c.plan(spec, st)
 		if err != nil || len(changes) == 0 {
 			return done, st, err
 		}
@@ -156,6 +157,19 @@ func (c *conn) make(spec Link, index uint32, ch Change) error {
 		return c.addRoute(index, ch.Route)
 	}
 	return fmt.Errorf("apply: unknown action %v", ch.Action)
+}
+
+// plan plans as the function plan does, then checks that no other route
+// is in the place of an IPv6 route to add.
+func (c *conn) plan(spec Link, st *kernelState) (Changes, error) {
+	changes, err := plan(spec, st)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.checkRouteConflicts(changes, st.index); err != nil {
+		return nil, err
+	}
+	return changes, nil
 }
 
 // plan compares spec with the kernel's state and returns the changes,
