@@ -137,7 +137,7 @@ func (l *loop) finishJob() bool {
 	d := &l.dump
 	d.active = false
 	if d.job.marker && !d.passPending {
-		if !l.sendEvent(&SyncEvent{Info: Info{Dumped: true}, Resync: d.job.resync}) {
+		if !l.sendEvent(&SyncEvent{Resync: d.job.resync}) {
 			return false
 		}
 	}

@@ -291,6 +291,7 @@ func (e *RawEvent) Raw() []byte { return e.raw }
 // SyncEvent marks the end of a dump: every object that existed when the dump
 // ran has now been delivered. A consumer that keeps a table can drop the
 // entries it did not see since the previous dump started (mark and sweep).
+// The marker is not an object, so its Info is zero: Dumped is false.
 type SyncEvent struct {
 	Info
 

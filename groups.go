@@ -125,9 +125,11 @@ func (g Groups) String() string {
 }
 
 // ParseGroups parses a list of group names separated by commas or by "|",
-// so that it reads what String prints ("link|ipv4-addr") as well as
-// "link,ipv4-addr". It also accepts the aliases "addr", "route", "rule" (IPv4
-// and IPv6 together) and "all". Names are case-insensitive.
+// so that it reads what String prints for known groups ("link|ipv4-addr")
+// as well as "link,ipv4-addr". It also accepts the aliases "addr", "route",
+// "rule" (IPv4 and IPv6 together) and "all". Names are case-insensitive,
+// and empty names between separators are skipped. String's "none" and
+// "group(N)" are rejected, because Subscribe rejects those groups too.
 func ParseGroups(list string) (Groups, error) {
 	var g Groups
 	fields := strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == '|' })

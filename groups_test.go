@@ -25,6 +25,16 @@ func TestParseGroupsAliasesAndErrors(t *testing.T) {
 	assert.ErrorContains(t, err, `unknown group "bogus"`)
 	_, err = ParseGroups(",|")
 	assert.ErrorContains(t, err, "names no group")
+
+	g, err = ParseGroups("link,,addr,")
+	require.NoError(t, err, "empty names are skipped")
+	assert.Equal(t, Link|IPv4Addr|IPv6Addr, g)
+
+	// String prints these for groups that Subscribe rejects.
+	_, err = ParseGroups("none")
+	assert.ErrorContains(t, err, `unknown group "none"`)
+	_, err = ParseGroups("link|group(50)")
+	assert.ErrorContains(t, err, `unknown group "group(50)"`)
 }
 
 func TestGroupsStringUnknownBits(t *testing.T) {

@@ -20,9 +20,9 @@ import (
 //   - The library never drops a value to avoid blocking. While the consumer
 //     does not read, notifications queue in the socket receive buffer; when
 //     that is full, the kernel drops them and the consumer gets ErrOverrun.
-//   - ErrOverrun and *DecodeError are not terminal: the stream goes on. Any
-//     other error is terminal: it is the last value sent, and both channels
-//     close after it.
+//   - ErrOverrun, *DecodeError and *DumpError are not terminal: the stream
+//     goes on. Any other error is terminal: it is the last value sent, and
+//     both channels close after it.
 //   - When ctx is done, the goroutine closes the socket and then both
 //     channels, each exactly once, even if the consumer has stopped reading.
 //     ctx's error is not sent. Draining both channels until they are closed

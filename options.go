@@ -129,7 +129,9 @@ func WithInitialDump() Option {
 // WithResync makes the subscription dump again after every overrun: the
 // consumer gets ErrOverrun, then the dumped objects, then a *SyncEvent with
 // Resync set. Objects not delivered between the ErrOverrun and that marker
-// no longer exist.
+// no longer exist. Overruns during a dump share one new dump, which starts
+// when the current one ends: the current dump then sends no marker, and the
+// consumer gets one *SyncEvent after the last ErrOverrun.
 func WithResync() Option {
 	return optionFunc(func(c *config) { c.resync = true })
 }

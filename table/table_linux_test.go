@@ -149,6 +149,7 @@ func TestIntegrationInitialDumpMatchesKernel(t *testing.T) {
 	assertSameSet(t, only("2001:db8:", kernelRoutes(t, ns, 6)), only("2001:db8:", tableRoutes(sub.table, 10)), "IPv6 routes")
 	assert.ElementsMatch(t, []string{"192.0.2.7 02:00:00:00:00:07", "198.51.100.9 02:00:00:00:00:09"}, neighbours)
 	assert.True(t, sub.table.Synced())
+	assert.False(t, items[len(items)-1].Event.EventInfo().Dumped, "the marker is not a dumped object")
 
 	// A change after the marker arrives as a live event.
 	ns.IP(t, "link", "set", "vd", "mtu", "1400")
