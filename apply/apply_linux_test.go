@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -284,6 +285,20 @@ func TestIntegrationApplyCreatesVeth(t *testing.T) {
 	assert.Empty(t, again)
 }
 
+func TestIntegrationApplyVethPeerNameTaken(t *testing.T) {
+	ns := newVethNS(t)
+	spec := Link{Name: "vc", Kind: KindVeth, Peer: "vb"}
+
+	done, err := Apply(context.Background(), spec, WithNetNSPath(ns.Path))
+	var applyErr *ApplyError
+	require.ErrorAs(t, err, &applyErr)
+	assert.Equal(t, CreateLink, applyErr.Change.Action)
+	assert.ErrorIs(t, err, syscall.EEXIST)
+	assert.ErrorContains(t, err, "a link named vb, the peer's name, exists")
+	assert.Empty(t, done)
+	assert.False(t, linkExists(ns, "vc"))
+}
+
 func TestIntegrationApplyCreatesBridge(t *testing.T) {
 	ns := testutil.NewNetNS(t)
 	ctx := context.Background()
@@ -374,7 +389,9 @@ func TestIntegrationApplyInvalidChangesNothing(t *testing.T) {
 		{"mtu too small", Link{Name: "va", MTU: 67}, "mtu", "67"},
 		{"mtu too large", Link{Name: "va", MTU: 65536}, "mtu", "65536"},
 		{"mtu too small for ipv6", Link{Name: "va", MTU: 1000, Addresses: []netip.Prefix{netip.MustParsePrefix("2001:db8::1/64")}}, "mtu", "1000"},
-		{"invalid prefix", mtu(Link{Addresses: []netip.Prefix{{}}}), "addresses[0]", "invalid Prefix"},
+		{"missing prefix", mtu(Link{Addresses: []netip.Prefix{{}}}), "addresses[0]", "missing: give a prefix"},
+		{"prefix length out of range", mtu(Link{Addresses: []netip.Prefix{netip.PrefixFrom(netip.MustParseAddr("192.0.2.10"), 33)}}), "addresses[0]", "no valid prefix length"},
+		{"missing destination", mtu(Link{Routes: []Route{{}}}), "routes[0].destination", "missing: give a prefix such as 198.51.100.0/24"},
 		{"duplicate address", mtu(Link{Addresses: []netip.Prefix{netip.MustParsePrefix("192.0.2.10/24"), netip.MustParsePrefix("192.0.2.10/25")}}), "addresses[1]", "192.0.2.10/25"},
 		{"multicast address", mtu(Link{Addresses: []netip.Prefix{netip.MustParsePrefix("224.0.0.1/24")}}), "addresses[0]", "224.0.0.1/24"},
 		{"host bits in destination", mtu(Link{Routes: []Route{route("198.51.100.1/24", "")}}), "routes[0].destination", "198.51.100.1/24"},

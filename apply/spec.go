@@ -269,7 +269,7 @@ func validateName(field, name string) []error {
 	case strings.ContainsFunc(name, unicode.IsControl):
 		// The kernel would stop reading the name at a NUL byte and act on
 		// another link.
-		return []error{specError(field, fmt.Sprintf("%q", name), "must not contain control characters such as NUL")}
+		return []error{specError(field, name, "must not contain control characters such as NUL")}
 	}
 	return nil
 }
@@ -382,11 +382,21 @@ func (l Link) validateAddresses() []error {
 	return errs
 }
 
+// invalidPrefix describes an invalid prefix: a missing one (the zero
+// Prefix, which prints as "invalid Prefix") or one whose length does not
+// fit its address. example shows a valid value.
+func invalidPrefix(field string, p netip.Prefix, example string) error {
+	if !p.Addr().IsValid() {
+		return specError(field, "", "missing: give a prefix such as %s", example)
+	}
+	return specError(field, p.Addr().String(), "has no valid prefix length for its family: give a prefix such as %s", example)
+}
+
 func validateAddress(field string, p netip.Prefix) error {
 	a := p.Addr()
 	switch {
 	case !p.IsValid():
-		return specError(field, p.String(), "not a valid prefix such as 192.0.2.10/24")
+		return invalidPrefix(field, p, "192.0.2.10/24")
 	case a.Is4In6():
 		return specError(field, p.String(), "IPv4-mapped IPv6 address: write the IPv4 address")
 	case a.IsUnspecified():
@@ -424,7 +434,7 @@ func (l Link) validateRoute(field string, r Route) error {
 	dst, gw := r.Destination, r.Gateway
 	switch {
 	case !dst.IsValid():
-		return specError(field+".destination", dst.String(), "not a valid prefix such as 198.51.100.0/24 or 0.0.0.0/0")
+		return invalidPrefix(field+".destination", dst, "198.51.100.0/24 or 0.0.0.0/0")
 	case dst.Addr().Is4In6():
 		return specError(field+".destination", dst.String(), "IPv4-mapped IPv6 prefix: write the IPv4 prefix")
 	case dst != dst.Masked():

@@ -61,11 +61,11 @@ func TestValidateRejects(t *testing.T) {
 		{"empty hwaddr", Link{Name: "x", HardwareAddr: HardwareAddr{}}, "hwaddr", "must not be empty"},
 		{"multicast hwaddr", Link{Name: "x", HardwareAddr: HardwareAddr{1, 0, 0x5e, 0, 0, 1}}, "hwaddr", "multicast"},
 		{"zero hwaddr", Link{Name: "x", HardwareAddr: HardwareAddr{0, 0, 0, 0, 0, 0}}, "hwaddr", "all zeros"},
-		{"invalid prefix", Link{Name: "x", Addresses: []netip.Prefix{{}}}, "addresses[0]", "not a valid prefix"},
+		{"missing prefix", Link{Name: "x", Addresses: []netip.Prefix{{}}}, "addresses[0]", "missing: give a prefix such as 192.0.2.10/24"},
 		{"mapped address", Link{Name: "x", Addresses: []netip.Prefix{p("::ffff:192.0.2.1/120")}}, "addresses[0]", "IPv4-mapped"},
 		{"unspecified address", Link{Name: "x", Addresses: []netip.Prefix{p("0.0.0.0/8")}}, "addresses[0]", "unspecified"},
 		{"duplicate address", Link{Name: "x", Addresses: []netip.Prefix{p("192.0.2.1/24"), p("192.0.2.1/25")}}, "addresses[1]", "duplicate address: addresses[0]"},
-		{"invalid destination", Link{Name: "x", Routes: []Route{{}}}, "routes[0].destination", "not a valid prefix"},
+		{"missing destination", Link{Name: "x", Routes: []Route{{}}}, "routes[0].destination", "missing: give a prefix such as 198.51.100.0/24"},
 		{"host bits", Link{Name: "x", Routes: []Route{{Destination: p("198.51.100.7/24")}}}, "routes[0].destination", "use 198.51.100.0/24"},
 		{"gateway family", Link{Name: "x", Routes: []Route{{Destination: p("0.0.0.0/0"), Gateway: a("fe80::1")}}}, "routes[0].gateway", "same address family"},
 		{"gateway unreachable", Link{Name: "x", Addresses: []netip.Prefix{p("192.0.2.10/24")}, Routes: []Route{{Destination: p("0.0.0.0/0"), Gateway: a("203.0.113.1")}}}, "routes[0].gateway", "not reachable"},
@@ -260,4 +260,13 @@ func TestApplyErrorMessage(t *testing.T) {
 	}
 	assert.Equal(t, "apply: link va: set mtu 1500 -> 9000 failed: boom (1 change made before it: set state down -> up)", err.Error())
 	assert.ErrorIs(t, err, cause)
+}
+
+func TestValidateQuotesControlCharactersOnce(t *testing.T) {
+	err := Link{Name: "a\x00b"}.Validate()
+
+	var specErr *SpecError
+	require.ErrorAs(t, err, &specErr)
+	assert.Equal(t, "a\x00b", specErr.Value, "Value is the name as given")
+	assert.EqualError(t, err, `apply: invalid name "a\x00b": must not contain control characters such as NUL`)
 }
