@@ -175,5 +175,24 @@ func describeErr(err error) string {
 	if errors.As(err, &opErr) && opErr.Message != "" {
 		text += fmt.Sprintf(" (kernel: %q)", opErr.Message)
 	}
+	var hinted *hintError
+	if errors.As(err, &hinted) {
+		text += ": " + hinted.hint
+	}
 	return text
 }
+
+// hintError adds what the kernel's errno means for the change that failed,
+// and what to do, to the errno's error.
+type hintError struct {
+	err  error
+	hint string
+}
+
+func withHint(err error, format string, args ...any) error {
+	return &hintError{err: err, hint: fmt.Sprintf(format, args...)}
+}
+
+func (e *hintError) Error() string { return e.err.Error() + ": " + e.hint }
+
+func (e *hintError) Unwrap() error { return e.err }

@@ -28,7 +28,12 @@ func dial(cfg *config) (*conn, error) {
 	case cfg.netnsPath != "":
 		f, err := os.Open(cfg.netnsPath)
 		if err != nil {
-			return nil, fmt.Errorf("apply: open network namespace %q: %w", cfg.netnsPath, err)
+			// The *PathError would repeat the path: keep its errno alone.
+			var pathErr *os.PathError
+			if errors.As(err, &pathErr) {
+				err = pathErr.Err
+			}
+			return nil, fmt.Errorf("apply: open network namespace %q: %w; pass /run/netns/NAME (see ip netns list) or /proc/PID/ns/net", cfg.netnsPath, err)
 		}
 		defer f.Close() // Dial enters the namespace before it returns.
 		nc.NetNS = int(f.Fd())
@@ -225,9 +230,17 @@ func (c *conn) createLink(spec Link) error {
 		peer := &rtnetlink.LinkMessage{Attributes: &rtnetlink.LinkAttributes{Name: spec.Peer}}
 		info.Data = &driver.Veth{PeerInfo: peer}
 	}
-	return c.rt.Link.New(&rtnetlink.LinkMessage{
+	err := c.rt.Link.New(&rtnetlink.LinkMessage{
 		Attributes: &rtnetlink.LinkAttributes{Name: spec.Name, Info: info},
 	})
+	if errors.Is(err, syscall.EEXIST) && spec.Peer != "" {
+		// The plan saw no link named spec.Name, so the name in use is
+		// most likely the peer's.
+		if peer, _ := c.linkByName(spec.Peer); peer != nil {
+			return withHint(err, "a link named %s, the peer's name, exists; delete or rename it, or choose another peer", spec.Peer)
+		}
+	}
+	return err
 }
 
 func (c *conn) setUp(index uint32, up bool) error {
@@ -295,7 +308,7 @@ func (c *conn) addRoute(index uint32, r Route) error {
 
 	_, err := c.rt.Execute(msg, rtmNewRoute, flags)
 	if errors.Is(err, syscall.EEXIST) {
-		return fmt.Errorf("%w: a route to %v with table %d and metric %d exists through another link", err, r.Destination, r.table(), r.metric())
+		return withHint(err, "a route to %v with table %d and metric %d exists through another link", r.Destination, r.table(), r.metric())
 	}
 	return err
 }

@@ -254,8 +254,11 @@ func TestIntegrationEnforceInvalid(t *testing.T) {
 	assert.Nil(t, corrections)
 	assert.Nil(t, errs)
 
-	_, _, err = Enforce(context.Background(), Link{Name: "va"}, WithNetNSPath(filepath.Join(t.TempDir(), "missing")))
-	assert.ErrorContains(t, err, "open network namespace")
+	missing := filepath.Join(t.TempDir(), "missing")
+	_, _, err = Enforce(context.Background(), Link{Name: "va"}, WithNetNSPath(missing))
+	assert.ErrorIs(t, err, os.ErrNotExist)
+	assert.EqualError(t, err, fmt.Sprintf("apply: open network namespace %q: no such file or directory; pass /run/netns/NAME (see ip netns list) or /proc/PID/ns/net", missing),
+		"the error names the path once, and what to pass")
 }
 
 // TestIntegrationEnforceLoopback enforces a state on lo, the link that every
