@@ -73,9 +73,12 @@ func (c Correction) String() string {
 // channels are then nil. After a nil error:
 //
 //   - One goroutine sends on both channels, one value at a time, and both
-//     are unbuffered. While the consumer does not read, Enforce does not
-//     check, and notifications wait in the kernel's socket buffer. If that
-//     buffer overflows, Enforce checks once the consumer reads again.
+//     are unbuffered. While a value waits for the consumer, Enforce does
+//     not check, and notifications wait in the kernel's socket buffer. If
+//     that buffer overflows, Enforce checks once the consumer reads again.
+//     Not reading does not prevent the next correction: the check that a
+//     notification starts corrects the link, then waits to report it, and
+//     no other check runs until the consumer reads.
 //   - Enforce acts only when the kernel's state differs from spec, so the
 //     notifications of its own changes lead to a check that finds nothing to
 //     do. A program that keeps undoing Enforce's changes is corrected each
@@ -89,7 +92,9 @@ func (c Correction) String() string {
 //   - An error that ends the subscription is the last value sent; both
 //     channels close after it.
 //   - When ctx ends, Enforce finishes the change it is making, stops, and
-//     closes both channels. ctx's error is not sent.
+//     closes both channels. ctx's error is not sent, and neither is a
+//     Correction or error that was still waiting for the consumer: the
+//     changes of such a Correction were made.
 func Enforce(ctx context.Context, spec Link, opts ...Option) (<-chan Correction, <-chan error, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, nil, err
