@@ -80,7 +80,12 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if source == "-" {
 			source = "standard input"
 		}
-		fmt.Fprintf(stderr, "nlevents apply: %s: %v\n", source, strings.TrimPrefix(err.Error(), "apply: "))
+		// A *PathError would name the file a second time.
+		var pathErr *os.PathError
+		if errors.As(err, &pathErr) {
+			err = pathErr.Err
+		}
+		printApplyError(stderr, source+": ", err)
 		return 1
 	}
 	var applyOpts []apply.Option
@@ -122,7 +127,7 @@ func report(stdout, stderr io.Writer, changes apply.Changes, err error) int {
 		fmt.Fprintln(stdout, changes)
 	}
 	if err != nil {
-		printApplyError(stderr, err)
+		printApplyError(stderr, "", err)
 		return 1
 	}
 	return 0
@@ -133,7 +138,7 @@ func report(stdout, stderr io.Writer, changes apply.Changes, err error) int {
 func enforce(ctx context.Context, spec apply.Link, opts []apply.Option, stdout, stderr io.Writer) int {
 	corrections, errs, err := apply.Enforce(ctx, spec, opts...)
 	if err != nil {
-		printApplyError(stderr, err)
+		printApplyError(stderr, "", err)
 		return 1
 	}
 
@@ -151,7 +156,7 @@ func enforce(ctx context.Context, spec apply.Link, opts []apply.Option, stdout, 
 				errs = nil
 				continue
 			}
-			printApplyError(stderr, err)
+			printApplyError(stderr, "", err)
 			status = 1
 		}
 	}
@@ -162,7 +167,15 @@ func enforce(ctx context.Context, spec apply.Link, opts []apply.Option, stdout, 
 }
 
 // printApplyError prints an error of the apply package, whose messages start
-// with "apply:", after the program's name.
-func printApplyError(stderr io.Writer, err error) {
-	fmt.Fprintf(stderr, "nlevents apply: %s\n", strings.TrimPrefix(err.Error(), "apply: "))
+// with "apply:", after the program's name and where, which is "" or ends
+// with ": ". Joined errors, such as all the problems of a description, get
+// a line each.
+func printApplyError(stderr io.Writer, where string, err error) {
+	errs := []error{err}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = joined.Unwrap()
+	}
+	for _, e := range errs {
+		fmt.Fprintf(stderr, "nlevents apply: %s%s\n", where, strings.TrimPrefix(e.Error(), "apply: "))
+	}
 }

@@ -91,9 +91,24 @@ func TestApplyInvalidFile(t *testing.T) {
 		})
 	}
 
-	status, _, stderr := runCLI(t, "apply", "-f", filepath.Join(t.TempDir(), "missing.json"))
+	missing := filepath.Join(t.TempDir(), "missing.json")
+	status, _, stderr := runCLI(t, "apply", "-f", missing)
 	assert.Equal(t, 1, status)
-	assert.Contains(t, stderr, "no such file or directory")
+	assert.Equal(t, "nlevents apply: "+missing+": no such file or directory\n", stderr, "the path is named once")
+}
+
+// TestApplyInvalidFileEveryProblem checks that each problem of a
+// description gets a line of its own that starts with the program's name.
+func TestApplyInvalidFileEveryProblem(t *testing.T) {
+	file := writeSpec(t, `{"name": "veth0", "mtu": 5, "state": "x"}`)
+	status, stdout, stderr := runCLI(t, "apply", "-f", file)
+
+	assert.Equal(t, 1, status)
+	assert.Empty(t, stdout)
+	lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+	require.Len(t, lines, 2, "stderr: %q", stderr)
+	assert.Equal(t, "nlevents apply: "+file+`: invalid state "x": must be "up" or "down"`, lines[0])
+	assert.True(t, strings.HasPrefix(lines[1], "nlevents apply: "+file+`: invalid mtu "5"`), "second line %q", lines[1])
 }
 
 func TestIntegrationApplyCommand(t *testing.T) {
