@@ -67,13 +67,15 @@ const (
 	nlaFByteOrder = 0x4000
 	nlaTypeMask   = ^uint16(nlaFNested | nlaFByteOrder)
 
-	iflaAddress   = 1
-	iflaIfname    = 3
-	iflaMTU       = 4
-	iflaMaster    = 10
-	iflaOperstate = 16
-	iflaLinkinfo  = 18
-	iflaInfoKind  = 1
+	iflaAddress     = 1
+	iflaIfname      = 3
+	iflaMTU         = 4
+	iflaLink        = 5
+	iflaMaster      = 10
+	iflaOperstate   = 16
+	iflaLinkinfo    = 18
+	iflaLinkNetnsid = 37
+	iflaInfoKind    = 1
 
 	ifaAddress = 1
 	ifaLocal   = 2

@@ -64,6 +64,11 @@ func decodeLink(h netlink.Header, msg []byte) (Event, error) {
 			ev.MasterIndex = int(master)
 		case iflaLinkinfo:
 			ev.Kind, nestedErr = linkKind(data)
+		case iflaLink:
+			parent, _ := u32(data)
+			ev.ParentIndex = int(parent)
+		case iflaLinkNetnsid:
+			ev.ParentInOtherNetNS = true
 		}
 	}
 	return ev, firstErr(attrs.Err(), nestedErr, "IFLA_LINKINFO")

@@ -88,6 +88,13 @@ type LinkEvent struct {
 	MasterIndex  int              // IFLA_MASTER: bridge or bond index, 0 for none
 	Kind         string           // IFLA_INFO_KIND: "veth", "bridge", ...; empty for physical devices
 
+	// ParentIndex is IFLA_LINK: the index of a veth's peer, or of the link
+	// that a VLAN, macvlan or tunnel sits on; 0 for none. When
+	// ParentInOtherNetNS is set, the index is in another network
+	// namespace (IFLA_LINK_NETNSID is present; Message gives its ID).
+	ParentIndex        int
+	ParentInOtherNetNS bool
+
 	raw raw
 }
 

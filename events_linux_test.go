@@ -39,6 +39,8 @@ func TestIntegrationLinkEvents(t *testing.T) {
 	assert.False(t, added.Up(), "Up")
 	assert.Len(t, added.HardwareAddr, 6, "HardwareAddr")
 	assert.Equal(t, uint16(1), added.Type, "Type (ARPHRD_ETHER)")
+	assert.Equal(t, ns.LinkIndex(t, "vb"), added.ParentIndex, "ParentIndex is the peer's index")
+	assert.False(t, added.ParentInOtherNetNS, "ParentInOtherNetNS")
 
 	ns.IP(t, "link", "set", "va", "mtu", "1400")
 	mtu := waitLink(t, events, errs, func(e *nlevents.LinkEvent) bool { return e.Name == "va" && e.MTU != 1500 })
@@ -89,6 +91,19 @@ func TestIntegrationLinkEvents(t *testing.T) {
 	deleted := waitLink(t, events, errs, func(e *nlevents.LinkEvent) bool { return e.Name == "vc" && e.Deleted })
 	assert.Equal(t, index, deleted.Index, "Index")
 	assert.Equal(t, "RTM_DELLINK", deleted.MessageType(), "MessageType")
+}
+
+// TestIntegrationLinkParentInOtherNetNS checks a veth whose peer is in
+// another namespace: the index is the peer's there, and is marked so.
+func TestIntegrationLinkParentInOtherNetNS(t *testing.T) {
+	ns, other := testutil.NewNetNS(t), testutil.NewNetNS(t)
+	events, errs := subscribeNS(t, ns, nlevents.Link)
+
+	ns.IP(t, "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", other.Name)
+	added := waitLink(t, events, errs, func(e *nlevents.LinkEvent) bool { return e.Name == "va" })
+	assert.Equal(t, other.LinkIndex(t, "vb"), added.ParentIndex, "ParentIndex is the peer's index in its namespace")
+	assert.True(t, added.ParentInOtherNetNS, "ParentInOtherNetNS")
+	assert.Contains(t, added.String(), fmt.Sprintf("va@if%d ", added.ParentIndex))
 }
 
 func TestIntegrationBridgePortLeave(t *testing.T) {

@@ -85,7 +85,7 @@ func (i Info) verb() string {
 }
 
 // String describes the link, for example
-// "new link 3 veth0 <UP|BROADCAST> mtu 1500 state UP kind veth".
+// "new link 3 veth0@if4 <UP|BROADCAST> mtu 1500 state UP kind veth".
 func (e *LinkEvent) String() string { return e.format(nil) }
 
 func (e *LinkEvent) format(linkName func(int) string) string {
@@ -93,6 +93,9 @@ func (e *LinkEvent) format(linkName func(int) string) string {
 	fmt.Fprintf(&b, "%s link %d", e.verb(), e.Index)
 	if e.Name != "" {
 		fmt.Fprintf(&b, " %s", e.Name)
+	}
+	if e.ParentIndex != 0 {
+		b.WriteString("@" + e.parentName(linkName))
 	}
 	// ip marks a link that is up without a carrier, as a veth whose peer
 	// is down.
@@ -111,6 +114,18 @@ func (e *LinkEvent) format(linkName func(int) string) string {
 		fmt.Fprintf(&b, " kind %s", e.Kind)
 	}
 	return b.String()
+}
+
+// parentName names the parent link as ip does: by name when linkName
+// returns one, else "if" and the index. An index in another namespace is
+// never passed to linkName, which maps this namespace's links.
+func (e *LinkEvent) parentName(linkName func(int) string) string {
+	if linkName != nil && !e.ParentInOtherNetNS {
+		if name := linkName(e.ParentIndex); name != "" {
+			return name
+		}
+	}
+	return "if" + strconv.Itoa(e.ParentIndex)
 }
 
 // String describes the bridge port, for example

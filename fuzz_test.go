@@ -289,7 +289,7 @@ func FuzzDecodeLink(f *testing.F) {
 		// rtnetlink/v2 stops at the first link attribute of a wrong size,
 		// or at a nested one it fails to decode, without an error.
 		scan := scanAttrs(payload, ifinfomsgLen, linkAttrSizes, map[uint16]bool{18: true, 43: true},
-			iflaIfname, iflaMTU, iflaAddress, iflaOperstate, iflaMaster)
+			iflaIfname, iflaMTU, iflaAddress, iflaOperstate, iflaMaster, iflaLink)
 		if !scan.comparable {
 			return
 		}
@@ -306,6 +306,7 @@ func FuzzDecodeLink(f *testing.F) {
 			check(t, "flags", uint32(e.Flags), m.Flags)
 			check(t, "change", uint32(e.Change), m.Change)
 			check(t, "hardware address", e.HardwareAddr.String(), net.HardwareAddr(attrs.Address).String())
+			check(t, "parent index (rtnetlink/v2 calls IFLA_LINK Type)", uint32(e.ParentIndex), attrs.Type)
 			checkLinkAttrs(t, e.Name, e.MTU, e.OperState, e.MasterIndex, attrs, scan)
 		case *BridgePortEvent:
 			check(t, "index", uint32(e.Index), m.Index)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -142,6 +143,9 @@ func TestExistingJSONThenLiveEvents(t *testing.T) {
 	assert.Equal(t, "new", obj["action"])
 	assert.Equal(t, "vb", obj["name"])
 	assert.Equal(t, "RTM_NEWLINK", obj["message"])
+	assert.Equal(t, float64(ns.LinkIndex(t, "va")), obj["parent"], "a veth's parent is its peer")
+	assert.Equal(t, "va", obj["parent_name"])
+	assert.NotContains(t, obj, "parent_in_other_netns")
 
 	assert.Equal(t, 0, stop(), "cancellation (Ctrl-C) must exit 0")
 }
@@ -155,6 +159,12 @@ func TestTextOutputOneLinePerEvent(t *testing.T) {
 	ns.IP(t, "link", "del", "va")
 	read := readLines(t, lines, func(line string) bool { return strings.HasPrefix(line, "del link") && strings.Contains(line, " va ") })
 	assert.Contains(t, read[len(read)-1], "kind veth")
+
+	// The peer exists when va is announced, not when vb is, nor when
+	// they are deleted together, so only va's first line names it.
+	created := slices.IndexFunc(read, func(line string) bool { return strings.HasPrefix(line, "new link") && strings.Contains(line, " va") })
+	require.GreaterOrEqual(t, created, 0, "no line announces va: %q", read)
+	assert.Contains(t, read[created], " va@vb ", "the peer is named as ip names it")
 	assert.Equal(t, 0, stop())
 }
 

@@ -107,6 +107,9 @@ type jsonEvent struct {
 	OperState    string `json:"operstate,omitempty"`
 	MasterIndex  int    `json:"master,omitempty"`
 	MasterName   string `json:"master_name,omitempty"`
+	Parent       int    `json:"parent,omitempty"`
+	ParentName   string `json:"parent_name,omitempty"`
+	ParentNetNS  bool   `json:"parent_in_other_netns,omitempty"`
 	Kind         string `json:"kind,omitempty"`
 
 	Prefix  string        `json:"prefix,omitempty"`
@@ -145,7 +148,7 @@ type jsonNextHop struct {
 }
 
 // jsonOf builds the JSON form of ev; linkName names the links it refers
-// to, in "dev" and "master_name".
+// to, in "dev", "master_name" and "parent_name".
 func jsonOf(ev nlevents.Event, linkName func(int) string) jsonEvent {
 	info := ev.EventInfo()
 	j := jsonEvent{Action: action(info), Inferred: info.Inferred}
@@ -158,6 +161,10 @@ func jsonOf(ev nlevents.Event, linkName func(int) string) jsonEvent {
 	case *nlevents.LinkEvent:
 		j.Type, j.Index, j.Name, j.LinkFlags, j.MTU = "link", e.Index, e.Name, e.Flags.String(), e.MTU
 		j.HardwareAddr, j.OperState, j.MasterIndex, j.Kind = hw(e.HardwareAddr), e.OperState.String(), e.MasterIndex, e.Kind
+		j.Parent, j.ParentNetNS = e.ParentIndex, e.ParentInOtherNetNS
+		if !e.ParentInOtherNetNS {
+			j.ParentName = linkName(e.ParentIndex)
+		}
 	case *nlevents.BridgePortEvent:
 		j.Type, j.Index, j.Name, j.MasterIndex, j.OperState = "bridge-port", e.Index, e.Name, e.MasterIndex, e.OperState.String()
 	case *nlevents.AddrEvent:
