@@ -175,9 +175,16 @@ func describeErr(err error) string {
 	if errors.As(err, &opErr) && opErr.Message != "" {
 		text += fmt.Sprintf(" (kernel: %q)", opErr.Message)
 	}
-	var hinted *hintError
-	if errors.As(err, &hinted) {
-		text += ": " + hinted.hint
+	// Hints come outermost first; the innermost is the closest to the
+	// errno, so it is printed first.
+	var hints []string
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if hinted, ok := e.(*hintError); ok {
+			hints = append([]string{hinted.hint}, hints...)
+		}
+	}
+	for _, hint := range hints {
+		text += ": " + hint
 	}
 	return text
 }

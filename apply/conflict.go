@@ -1,90 +1,216 @@
 package apply
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/netip"
+	"strings"
 
 	"github.com/jsimonetti/rtnetlink/v2"
 	"github.com/mdlayher/netlink"
-
-	"github.com/nlevents/nlevents"
 )
 
-// ErrRouteConflict is returned when a route of the description cannot be
-// added because the kernel already has a route in its place that is not
-// the link's: IPv6 keeps one route per destination, table and metric.
-// Plan, Apply and Enforce report it before making any change of the plan.
-// Test for it with errors.Is.
+// ErrRouteConflict reports an IPv6 route of the description, through a
+// gateway, whose place another route through a gateway holds: the same
+// destination, table and metric. The kernel would merge the two into one
+// multipath route, so apply does not add the route; IPv4 routes and
+// routes without a gateway coexist in one place instead. Test for it with
+// errors.Is.
 var ErrRouteConflict = errors.New("apply: route conflict")
 
-// checkRouteConflicts returns an ErrRouteConflict error for the first IPv6
-// route that changes would add in the place of another route. index is the
-// link's, 0 when the plan creates it.
-//
-// IPv4 needs no check: addRoute appends, and IPv4 routes with the same
-// destination, TOS and metric coexist. An IPv6 addition in an occupied
-// place fails with EEXIST, after the plan's earlier changes were made, so
-// this check lets a dry run predict the failure and Apply fail before it
-// changes anything.
-func (c *conn) checkRouteConflicts(changes Changes, index uint32) error {
+// routeConflict is one route change that ErrRouteConflict reports.
+type routeConflict struct {
+	route  Route
+	holder string // the route in its place, such as "the route through link vb"
+}
+
+// conflictError reports route changes left out because of a conflict. It
+// matches ErrRouteConflict.
+type conflictError struct {
+	conflicts []routeConflict
+}
+
+func (e *conflictError) Error() string {
+	parts := make([]string, len(e.conflicts))
+	for i, c := range e.conflicts {
+		parts[i] = fmt.Sprintf("the route to %v via %v (table %d, metric %d) would merge with %s",
+			c.route.Destination, c.route.Gateway, c.route.table(), c.route.metric(), c.holder)
+	}
+	return fmt.Sprintf("%v: %s; the kernel merges IPv6 routes through gateways that share a destination, table and metric into one multipath route: delete the other route or give this one another metric",
+		ErrRouteConflict, strings.Join(parts, "; "))
+}
+
+func (e *conflictError) Is(target error) bool { return target == ErrRouteConflict }
+
+// places returns the destinations, tables and metrics of the conflicts.
+func (e *conflictError) places() []routeKey {
+	keys := make([]routeKey, len(e.conflicts))
+	for i, c := range e.conflicts {
+		keys[i] = c.route.key()
+	}
+	return keys
+}
+
+// splitConflicts returns changes without the IPv6 route changes that would
+// merge into another route, and a *conflictError for those, or nil. index
+// is the link's, 0 when the plan creates it.
+func (c *conn) splitConflicts(changes Changes, index uint32) (Changes, error, error) {
+	holders := map[uint32][]kernelPlace{} // by table, read once each
+	var others Changes
+	var conflicts []routeConflict
 	for _, ch := range changes {
-		if ch.Action != AddRoute || !ch.Route.Destination.Addr().Is6() {
+		if !mayMerge(ch) {
+			others = append(others, ch)
 			continue
 		}
 
-		holder, err := c.routeHolder(ch.Route, index)
-		if err != nil {
-			return err
+		table := ch.Route.table()
+		if _, read := holders[table]; !read {
+			places, err := c.gatewayPlaces(table)
+			if err != nil {
+				return nil, nil, err
+			}
+			holders[table] = places
 		}
-		if holder != "" {
-			r := ch.Route
-			return fmt.Errorf("%w: an IPv6 route to %v with table %d and metric %d exists through %s, and IPv6 keeps one route per destination, table and metric; delete that route or give this one another metric",
-				ErrRouteConflict, r.Destination, r.table(), r.metric(), holder)
+		if holder, ok := holderOf(holders[table], ch.Route, index); ok {
+			conflicts = append(conflicts, routeConflict{route: ch.Route, holder: c.describe(holder)})
+			continue
 		}
+		others = append(others, ch)
 	}
-	return nil
+
+	if len(conflicts) == 0 {
+		return others, nil, nil
+	}
+	return others, &conflictError{conflicts: conflicts}, nil
 }
 
-// routeHolder describes the route, other than the link's own, that has r's
-// destination, table and metric, or returns "" when there is none. The
-// dump requests r's table alone.
-func (c *conn) routeHolder(r Route, index uint32) (string, error) {
-	req := &rtnetlink.RouteMessage{Family: afInet6, Attributes: rtnetlink.RouteAttributes{Table: r.table()}}
-	msgs, err := c.rt.Execute(req, rtmGetRoute, netlink.Request|netlink.Dump)
+// mayMerge reports whether ch adds an IPv6 route through a gateway, which
+// the kernel merges into a route through a gateway in its place.
+func mayMerge(ch Change) bool {
+	added := ch.Action == AddRoute || ch.Action == ReplaceRoute
+	return added && ch.Route.Destination.Addr().Is6() && ch.Route.Gateway.IsValid()
+}
+
+// kernelPlace is an IPv6 route of the kernel that a route through a
+// gateway would merge with: a unicast route through one or more gateways,
+// without a nexthop object, not learnt from router advertisements.
+type kernelPlace struct {
+	key       routeKey
+	outIndex  uint32 // RTA_OIF, 0 for a multipath route
+	multipath bool
+}
+
+// holderOf returns the route in r's place that is not the link's own.
+func holderOf(places []kernelPlace, r Route, index uint32) (kernelPlace, bool) {
+	for _, p := range places {
+		own := index != 0 && p.outIndex == index && !p.multipath
+		if p.key == r.key() && !own {
+			return p, true
+		}
+	}
+	return kernelPlace{}, false
+}
+
+// describe names the route p for an error: "the route through link vb"
+// or "a multipath route".
+func (c *conn) describe(p kernelPlace) string {
+	if p.multipath {
+		return "a multipath route"
+	}
+	return "the route through link " + c.linkName(p.outIndex)
+}
+
+// gatewayPlaces reads the IPv6 routes of table that a route through a
+// gateway would merge with. The dump is parsed here, because rtnetlink/v2
+// does not decode RTA_NH_ID, and a route with a nexthop object does not
+// merge.
+func (c *conn) gatewayPlaces(table uint32) ([]kernelPlace, error) {
+	req := &rtnetlink.RouteMessage{Family: afInet6, Attributes: rtnetlink.RouteAttributes{Table: table}}
+	if _, err := c.rt.Send(req, rtmGetRoute, netlink.Request|netlink.Dump); err != nil {
+		return nil, fmt.Errorf("apply: read IPv6 routes of table %d: %w", table, err)
+	}
+	_, msgs, err := c.rt.Receive()
 	if errors.Is(err, errnoENOENT) {
-		return "", nil // no such table, so no route in it
+		return nil, nil // no such table, so no route in it
 	}
 	if err != nil {
-		return "", fmt.Errorf("apply: read IPv6 routes of table %d: %w", r.table(), err)
+		return nil, fmt.Errorf("apply: read IPv6 routes of table %d: %w", table, err)
 	}
 
+	var places []kernelPlace
 	for _, m := range msgs {
-		route, ok := m.(*rtnetlink.RouteMessage)
-		if !ok || !samePlace(route, r) {
-			continue
-		}
-
-		own := route.Attributes.OutIface == index && route.Type == rtnUnicast && len(route.Attributes.Multipath) == 0
-		switch {
-		case own:
-			// The link's route is in place: planRoutes replaces it.
-		case len(route.Attributes.Multipath) > 0:
-			return "a multipath route", nil
-		case route.Type != rtnUnicast:
-			return fmt.Sprintf("a %v route", nlevents.RouteType(route.Type)), nil
-		default:
-			return "link " + c.linkName(route.Attributes.OutIface), nil
+		if p, ok := parsePlace(m, table); ok {
+			places = append(places, p)
 		}
 	}
-	return "", nil
+	return places, nil
 }
 
-// samePlace reports whether the kernel's route m has r's destination,
-// table and metric. Kernels without strict checking ignore the dump's
-// table, so the table is compared here too.
-func samePlace(m *rtnetlink.RouteMessage, r Route) bool {
-	kernel, ok := kernelRouteFrom(m)
-	return ok && m.Family == afInet6 && kernel.key() == r.key()
+// Route attributes and values that parsePlace reads (linux/rtnetlink.h).
+const (
+	rtaDst       = 1
+	rtaOif       = 4
+	rtaGateway   = 5
+	rtaPriority  = 6
+	rtaMultipath = 9
+	rtaTable     = 15
+	rtaNhID      = 30
+	rtprotRA     = 9 // RTPROT_RA: learnt from a router advertisement
+	rtmsgLen     = 12
+)
+
+// parsePlace reads an RTM_NEWROUTE message of a dump, and reports whether
+// it is a kernelPlace in table.
+func parsePlace(m netlink.Message, table uint32) (kernelPlace, bool) {
+	b := m.Data
+	if m.Header.Type != rtmNewRoute || len(b) < rtmsgLen {
+		return kernelPlace{}, false
+	}
+	family, dstLen, srcLen, protocol, typ := b[0], b[1], b[2], b[5], b[7]
+	if family != afInet6 || srcLen != 0 || protocol == rtprotRA || typ != rtnUnicast {
+		return kernelPlace{}, false
+	}
+
+	p := kernelPlace{key: routeKey{dst: netip.PrefixFrom(netip.IPv6Unspecified(), int(dstLen)), table: uint32(b[4])}}
+	gateway := false
+	ad, err := netlink.NewAttributeDecoder(b[rtmsgLen:])
+	if err != nil {
+		return kernelPlace{}, false
+	}
+	for ad.Next() {
+		data := ad.Bytes()
+		switch ad.Type() {
+		case rtaDst:
+			if a, ok := netip.AddrFromSlice(data); ok {
+				p.key.dst = netip.PrefixFrom(a, int(dstLen))
+			}
+		case rtaOif:
+			p.outIndex = nativeUint32(data)
+		case rtaGateway:
+			gateway = true
+		case rtaPriority:
+			p.key.metric = nativeUint32(data)
+		case rtaMultipath:
+			p.multipath = true
+		case rtaTable:
+			p.key.table = nativeUint32(data)
+		case rtaNhID:
+			return kernelPlace{}, false
+		}
+	}
+	if ad.Err() != nil || (!gateway && !p.multipath) || p.key.table != table {
+		return kernelPlace{}, false
+	}
+	return p, true
+}
+
+func nativeUint32(b []byte) uint32 {
+	if len(b) != 4 {
+		return 0
+	}
+	return binary.NativeEndian.Uint32(b)
 }
 
 // linkName returns the name of the link with the given index, or the index

@@ -183,7 +183,9 @@ func (c *conn) routes(index uint32) ([]Route, error) {
 
 		for _, m := range msgs {
 			r, ok := m.(*rtnetlink.RouteMessage)
-			if !ok || r.Attributes.OutIface != index || r.Type != rtnUnicast {
+			// A source-specific route (ip route add ... from PREFIX) is
+			// in another place than the routes a description lists.
+			if !ok || r.Attributes.OutIface != index || r.Type != rtnUnicast || r.SrcLength != 0 {
 				continue
 			}
 			if route, ok := kernelRouteFrom(r); ok {
@@ -293,29 +295,23 @@ func (c *conn) removeAddress(index uint32, p netip.Prefix) error {
 // addRoute adds r through the link. NB: it never uses NLM_F_REPLACE,
 // because the IPv4 FIB replaces the first route with the same destination,
 // TOS and metric whatever its link, so a replace could change another link's
-// route. An IPv4 route is added with NLM_F_APPEND, so that it coexists with
-// such a route, as ip route append does. An IPv6 route through a gateway
-// would join such a route as a multipath next hop, so it is added with
-// NLM_F_EXCL and fails with EEXIST instead.
+// route. Routes are added with NLM_F_APPEND, as ip route append does, so
+// that they coexist with other links' routes in their place. The one case
+// where they would not, an IPv6 route through a gateway next to another
+// through a gateway, is left out of plans (see ErrRouteConflict).
 func (c *conn) addRoute(index uint32, r Route) error {
-	msg := routeMessage(index, r)
-	flags := netlink.Request | netlink.Create | netlink.Acknowledge
-	if msg.Family == afInet {
-		flags |= netlink.Append
-	} else {
-		flags |= netlink.Excl
-	}
-
-	_, err := c.rt.Execute(msg, rtmNewRoute, flags)
+	flags := netlink.Request | netlink.Create | netlink.Append | netlink.Acknowledge
+	_, err := c.rt.Execute(routeMessage(index, r), rtmNewRoute, flags)
 	if errors.Is(err, syscall.EEXIST) {
-		return withHint(err, "a route to %v with table %d and metric %d exists through another link", r.Destination, r.table(), r.metric())
+		return withHint(err, "the same route through this link exists, perhaps added by another program since the plan")
 	}
 	return err
 }
 
 // replaceRoute changes the gateway of the link's route from the gateway old:
 // it deletes that route, which the link index and the old gateway select
-// among routes with the same key, then adds the new one.
+// among routes with the same key, then adds the new one. When the addition
+// fails, it adds the old route back.
 func (c *conn) replaceRoute(index uint32, r Route, old netip.Addr) error {
 	previous := r
 	previous.Gateway = old
@@ -326,7 +322,15 @@ func (c *conn) replaceRoute(index uint32, r Route, old netip.Addr) error {
 	if err := c.rt.Route.Delete(msg); err != nil {
 		return fmt.Errorf("delete the route through gateway %s: %w", orNone(addrString(old)), err)
 	}
-	return c.addRoute(index, r)
+
+	err := c.addRoute(index, r)
+	if err == nil {
+		return nil
+	}
+	if restoreErr := c.addRoute(index, previous); restoreErr != nil {
+		return withHint(err, "the route through gateway %s was deleted, and adding it back failed too: %v", orNone(addrString(old)), restoreErr)
+	}
+	return withHint(err, "the route through gateway %s was deleted, then added back", orNone(addrString(old)))
 }
 
 // routeMessage builds the rtnetlink message for r through the link.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -85,10 +86,13 @@ func (c Correction) String() string {
 //     time; each correction is reported.
 //   - The error channel carries errors that do not end Enforce: an
 //     *ApplyError when the kernel rejects a change (a Correction with the
-//     changes made before it comes first), ErrLinkNotFound,
-//     ErrRouteConflict, and failures to read the kernel's state. After such an error, Enforce checks again at
-//     the next notification, or after a delay that grows from 100ms to 30s,
-//     whichever comes first; for ErrLinkNotFound it waits for the link.
+//     changes made before it comes first), ErrLinkNotFound, and failures
+//     to read the kernel's state. After such an error, Enforce checks again
+//     at the next notification, or after a delay that grows from 100ms to
+//     30s, whichever comes first; for ErrLinkNotFound it waits for the link.
+//   - ErrRouteConflict does not stop the other changes: Enforce makes
+//     them, sends their Correction, then the error, and checks again when
+//     a route in the conflicting place changes, or after the delay.
 //   - An error that ends the subscription is the last value sent; both
 //     channels close after it.
 //   - When ctx ends, Enforce finishes the change it is making, stops, and
@@ -155,6 +159,9 @@ type enforcer struct {
 	overrun bool
 	// retryDelay is the wait before the next check after a failure.
 	retryDelay time.Duration
+	// conflicts are the places of the routes that the last check left
+	// out (see ErrRouteConflict): a change of a route there is relevant.
+	conflicts []routeKey
 }
 
 // run checks, then waits for notifications, checking after each burst,
@@ -242,6 +249,9 @@ func (e *enforcer) relevant(ev nlevents.Event) bool {
 	case *nlevents.AddrEvent:
 		return e.index != 0 && ev.Index == int(e.index)
 	case *nlevents.RouteEvent:
+		if e.inConflict(ev) {
+			return true
+		}
 		if e.index == 0 {
 			return false
 		}
@@ -268,7 +278,12 @@ func (e *enforcer) check(ctx context.Context, retry *time.Timer) bool {
 
 	if err == nil {
 		result.Correction.LinkDeleted = e.index != 0 && (!st.exists || st.index != e.index)
-		result.Correction.Changes, st, err = e.conn.apply(ctx, e.spec, st)
+		result.Correction.Changes, st, err = e.conn.apply(ctx, e.spec, st, true)
+	}
+	e.conflicts = nil
+	var conflict *conflictError
+	if errors.As(err, &conflict) {
+		e.conflicts = conflict.places()
 	}
 	if st != nil {
 		e.index = st.index
@@ -345,4 +360,13 @@ func newStoppedTimer() *time.Timer {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
 	return t
+}
+
+// inConflict reports whether ev is a route in the place of a route that
+// the last check left out.
+func (e *enforcer) inConflict(ev *nlevents.RouteEvent) bool {
+	if len(e.conflicts) == 0 || ev.Family != afInet6 {
+		return false
+	}
+	return slices.Contains(e.conflicts, routeKey{dst: ev.Dst, table: ev.Table, metric: ev.Priority})
 }

@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -281,4 +282,26 @@ func TestIntegrationEnforceLoopback(t *testing.T) {
 		n := e.waitCheck(t, emptyCheck)
 		assert.Equal(t, 1, n, "checks after setting txqueuelen %s", qlen)
 	}
+}
+
+// TestIntegrationEnforceCorrectsAroundConflict checks that a route
+// conflict does not stop Enforce's other corrections, and that the route
+// is added once the route in its place is gone.
+func TestIntegrationEnforceCorrectsAroundConflict(t *testing.T) {
+	ns := newIPv6NS(t)
+	ns.IP(t, "-6", "route", "add", "2001:db8:9::/64", "via", "2001:db8:2::2", "dev", "vb", "metric", "5")
+	route := Route{Destination: netip.MustParsePrefix("2001:db8:9::/64"), Gateway: netip.MustParseAddr("2001:db8:1::2"), Metric: 5}
+	e := startEnforce(t, ns, Link{Name: "va", MTU: 1400, Routes: []Route{route}})
+	isConflict := func(err error) bool { return errors.Is(err, ErrRouteConflict) }
+
+	first, _ := e.next(t, nil)
+	assert.Equal(t, []string{"set mtu 1500 -> 1400"}, lines(first.Changes))
+	assert.ErrorIs(t, e.nextError(t), ErrRouteConflict, "the conflict follows the other changes")
+	assert.Equal(t, 1400, showLink(t, ns, "va").MTU)
+	assert.Empty(t, showRoutes(t, ns, "va"))
+
+	ns.IP(t, "-6", "route", "del", "2001:db8:9::/64", "via", "2001:db8:2::2", "dev", "vb", "metric", "5")
+	added, _ := e.next(t, isConflict)
+	assert.Equal(t, []string{"add route 2001:db8:9::/64 via 2001:db8:1::2 metric 5"}, lines(added.Changes))
+	assert.Equal(t, []string{"2001:db8:9::/64 via 2001:db8:1::2 metric 5"}, showRoutes(t, ns, "va"))
 }

@@ -3,10 +3,13 @@ package apply
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/nlevents/nlevents/testutil"
 )
 
 func TestIntegrationRouteAddLeavesOtherLinksRoute(t *testing.T) {
@@ -38,64 +41,115 @@ func TestIntegrationRouteAddLeavesOtherLinksRoute(t *testing.T) {
 	assert.Equal(t, []string{"198.51.100.0/24 via 203.0.113.253"}, showRoutes(t, ns, "vb"))
 }
 
-// TestIntegrationIPv6RouteConflict checks that an IPv6 route whose place
-// another route holds is reported by Plan, and by Apply before any change,
-// with the holder named.
-func TestIntegrationIPv6RouteConflict(t *testing.T) {
+// newIPv6NS makes a namespace with va and vb up, with the addresses
+// 2001:db8:1::1/64 on va and 2001:db8:2::1/64 on vb.
+func newIPv6NS(t *testing.T) *testutil.NetNS {
+	t.Helper()
 	ns := newVethNS(t)
 	ns.IP(t, "link", "set", "va", "up")
 	ns.IP(t, "link", "set", "vb", "up")
 	ns.IP(t, "-6", "addr", "add", "2001:db8:1::1/64", "dev", "va", "nodad")
 	ns.IP(t, "-6", "addr", "add", "2001:db8:2::1/64", "dev", "vb", "nodad")
+	return ns
+}
+
+// TestIntegrationIPv6RoutesCoexist checks that IPv6 routes are added next
+// to other links' routes in their place wherever the kernel keeps them
+// apart, and that those routes stay as they were.
+func TestIntegrationIPv6RoutesCoexist(t *testing.T) {
+	ns := newIPv6NS(t)
 	ns.IP(t, "-6", "route", "add", "2001:db8:9::/64", "dev", "vb", "metric", "5")
 	ns.IP(t, "-6", "route", "add", "blackhole", "2001:db8:8::/64", "metric", "5")
+	ns.IP(t, "nexthop", "add", "id", "11", "via", "2001:db8:2::2", "dev", "vb")
+	ns.IP(t, "-6", "route", "add", "2001:db8:7::/64", "nhid", "11", "metric", "5")
+	ns.IP(t, "-6", "route", "add", "2001:db8:6::/64", "from", "2001:db8:5::/64", "via", "2001:db8:2::2", "dev", "vb", "metric", "5")
+	vbBefore := ns.IP(t, "-6", "route", "show", "table", "all")
+
+	gateway := netip.MustParseAddr("2001:db8:1::2")
+	route := func(dst string, gw netip.Addr) Route {
+		return Route{Destination: netip.MustParsePrefix(dst), Gateway: gw, Metric: 5}
+	}
+	spec := Link{Name: "va", Routes: []Route{
+		route("2001:db8:9::/64", netip.Addr{}), // next to vb's route without a gateway
+		route("2001:db8:8::/64", gateway),      // next to a blackhole route
+		route("2001:db8:7::/64", gateway),      // next to a route with a nexthop object
+		route("2001:db8:6::/64", gateway),      // next to a source-specific route
+	}}
+
+	done, err := Apply(context.Background(), spec, WithNetNSPath(ns.Path))
+	require.NoError(t, err)
+	assert.Len(t, done, 4)
+	assert.Equal(t, []string{
+		"2001:db8:6::/64 via 2001:db8:1::2 metric 5",
+		"2001:db8:7::/64 via 2001:db8:1::2 metric 5",
+		"2001:db8:8::/64 via 2001:db8:1::2 metric 5",
+		"2001:db8:9::/64 metric 5",
+	}, showRoutes(t, ns, "va"))
+	for _, line := range strings.Split(vbBefore, "\n") {
+		assert.Contains(t, ns.IP(t, "-6", "route", "show", "table", "all"), line, "another route changed")
+	}
+
+	again, err := Apply(context.Background(), spec, WithNetNSPath(ns.Path))
+	require.NoError(t, err)
+	assert.Empty(t, again)
+}
+
+// TestIntegrationIPv6GatewayRouteConflict checks that an IPv6 route
+// through a gateway, whose place another route through a gateway holds,
+// is reported by Plan, and by Apply before any change, with the holder
+// named, and that the other route is not merged with it.
+func TestIntegrationIPv6GatewayRouteConflict(t *testing.T) {
+	ns := newIPv6NS(t)
+	ns.IP(t, "-6", "route", "add", "2001:db8:9::/64", "via", "2001:db8:2::2", "dev", "vb", "metric", "5")
+	ns.IP(t, "-6", "route", "add", "2001:db8:8::/64", "metric", "5",
+		"nexthop", "via", "2001:db8:2::2", "dev", "vb", "nexthop", "via", "2001:db8:2::3", "dev", "vb")
 	mtu := showLink(t, ns, "va").MTU
+	before := ns.IP(t, "-6", "route", "show", "table", "all")
 
 	cases := []struct {
-		name   string
-		route  Route
+		dst    string
 		holder string
 	}{
-		{"link route", Route{Destination: netip.MustParsePrefix("2001:db8:9::/64"), Metric: 5}, "through link vb"},
-		{"via gateway", Route{Destination: netip.MustParsePrefix("2001:db8:9::/64"), Gateway: netip.MustParseAddr("2001:db8:1::2"), Metric: 5}, "through link vb"},
-		{"blackhole", Route{Destination: netip.MustParsePrefix("2001:db8:8::/64"), Metric: 5}, "through a blackhole route"},
+		{"2001:db8:9::/64", "would merge with the route through link vb"},
+		{"2001:db8:8::/64", "would merge with a multipath route"},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			spec := Link{Name: "va", MTU: 1400, Routes: []Route{tc.route}}
+		t.Run(tc.dst, func(t *testing.T) {
+			route := Route{Destination: netip.MustParsePrefix(tc.dst), Gateway: netip.MustParseAddr("2001:db8:1::2"), Metric: 5}
+			spec := Link{Name: "va", MTU: 1400, Routes: []Route{route}}
 
 			_, err := Plan(context.Background(), spec, WithNetNSPath(ns.Path))
 			require.ErrorIs(t, err, ErrRouteConflict)
 			assert.ErrorContains(t, err, tc.holder)
-			assert.ErrorContains(t, err, tc.route.Destination.String())
+			assert.ErrorContains(t, err, tc.dst)
 
 			done, err := Apply(context.Background(), spec, WithNetNSPath(ns.Path))
 			require.ErrorIs(t, err, ErrRouteConflict)
 			assert.Empty(t, done)
 			assert.Equal(t, mtu, showLink(t, ns, "va").MTU, "Apply changed the MTU before it found the conflict")
+			assert.Equal(t, before, ns.IP(t, "-6", "route", "show", "table", "all"), "the routes changed")
 		})
 	}
 
 	// Another metric is another place.
-	spec := Link{Name: "va", Routes: []Route{{Destination: netip.MustParsePrefix("2001:db8:9::/64"), Metric: 6}}}
+	spec := Link{Name: "va", Routes: []Route{{Destination: netip.MustParsePrefix("2001:db8:9::/64"), Gateway: netip.MustParseAddr("2001:db8:1::2"), Metric: 6}}}
 	done, err := Apply(context.Background(), spec, WithNetNSPath(ns.Path))
 	require.NoError(t, err)
-	assert.Equal(t, []string{"add route 2001:db8:9::/64 metric 6"}, lines(done))
-	assert.Equal(t, []string{"2001:db8:9::/64 metric 6"}, showRoutes(t, ns, "va"))
+	assert.Equal(t, []string{"add route 2001:db8:9::/64 via 2001:db8:1::2 metric 6"}, lines(done))
 }
 
 // TestIntegrationIPv6RouteConflictNewLink checks that a link that Apply
-// would create is not created when one of its IPv6 routes has no place.
+// would create is not created when one of its IPv6 routes conflicts.
 func TestIntegrationIPv6RouteConflictNewLink(t *testing.T) {
-	ns := newVethNS(t)
-	ns.IP(t, "link", "set", "vb", "up")
-	ns.IP(t, "-6", "route", "add", "2001:db8:9::/64", "dev", "vb", "metric", "5")
+	ns := newIPv6NS(t)
+	ns.IP(t, "-6", "route", "add", "2001:db8:9::/64", "via", "2001:db8:2::2", "dev", "vb", "metric", "5")
 	spec := Link{Name: "vc", Kind: KindVeth, Peer: "vd", State: StateUp,
-		Routes: []Route{{Destination: netip.MustParsePrefix("2001:db8:9::/64"), Metric: 5}}}
+		Addresses: []netip.Prefix{netip.MustParsePrefix("2001:db8:3::1/64")},
+		Routes:    []Route{{Destination: netip.MustParsePrefix("2001:db8:9::/64"), Gateway: netip.MustParseAddr("2001:db8:3::2"), Metric: 5}}}
 
 	done, err := Apply(context.Background(), spec, WithNetNSPath(ns.Path))
 	require.ErrorIs(t, err, ErrRouteConflict)
-	assert.ErrorContains(t, err, "through link vb")
+	assert.ErrorContains(t, err, "the route through link vb")
 	assert.Empty(t, done)
 	assert.False(t, linkExists(ns, "vc"), "Apply created the link despite the conflict")
 }

@@ -27,9 +27,9 @@ const maxRounds = 8
 // with a CreateLink change, and the changes after it have no From value.
 //
 // Errors: a *SpecError (errors.Is(err, ErrInvalidSpec)) for an invalid
-// description, ErrLinkNotFound, ErrRouteConflict when another route is in
-// the place of an IPv6 route to add, or an error from opening the
-// namespace or reading the kernel's state.
+// description, ErrLinkNotFound, ErrRouteConflict when an IPv6 route to add
+// would merge with another route, or an error from opening the namespace
+// or reading the kernel's state.
 func Plan(ctx context.Context, spec Link, opts ...Option) (Changes, error) {
 	c, err := open(ctx, spec, opts)
 	if err != nil {
@@ -41,7 +41,14 @@ func Plan(ctx context.Context, spec Link, opts ...Option) (Changes, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.plan(spec, st)
+	changes, conflict, err := c.plan(spec, st)
+	if err == nil {
+		err = conflict
+	}
+	if err != nil {
+		return nil, err
+	}
+	return changes, nil
 }
 
 // Apply validates spec and changes the link until it matches spec. It
@@ -51,8 +58,10 @@ func Plan(ctx context.Context, spec Link, opts ...Option) (Changes, error) {
 // When the kernel rejects a change, Apply stops and returns the changes made
 // before it together with an *ApplyError, which names the failed change and
 // wraps the kernel's errno. When ctx ends between two changes, Apply returns
-// the changes made and ctx's error. Validation errors, ErrLinkNotFound and
-// ErrRouteConflict come before any change, as with Plan.
+// the changes made and ctx's error. Validation errors and ErrLinkNotFound
+// come before any change, as with Plan, and so does ErrRouteConflict
+// unless a change made the conflict appear (a created link, or another
+// program's route in the meantime).
 func Apply(ctx context.Context, spec Link, opts ...Option) (Changes, error) {
 	c, err := open(ctx, spec, opts)
 	if err != nil {
@@ -60,7 +69,7 @@ func Apply(ctx context.Context, spec Link, opts ...Option) (Changes, error) {
 	}
 	defer c.Close()
 
-	done, _, err := c.apply(ctx, spec, nil)
+	done, _, err := c.apply(ctx, spec, nil, false)
 	return done, err
 }
 
@@ -82,8 +91,10 @@ func open(ctx context.Context, spec Link, opts []Option) (*conn, error) {
 // apply makes changes until the link matches spec, in rounds of reading
 // the state, planning and changing, and returns the changes made and the
 // last state it read. st, when not nil, is a fresh state to plan the first
-// round from.
-func (c *conn) apply(ctx context.Context, spec Link, st *kernelState) (Changes, *kernelState, error) {
+// round from. A route conflict (see ErrRouteConflict) ends apply before
+// the round's changes, unless partial: then the other changes are made and
+// the conflict is returned after them.
+func (c *conn) apply(ctx context.Context, spec Link, st *kernelState, partial bool) (Changes, *kernelState, error) {
 	var done Changes
 	for round := 0; ; round++ {
 		if st == nil {
@@ -93,7 +104,10 @@ func (c *conn) apply(ctx context.Context, spec Link, st *kernelState) (Changes, 
 			}
 		}
 
-		changes, err := c.plan(spec, st)
+		changes, conflict, err := c.plan(spec, st)
+		if err == nil && conflict != nil && (!partial || len(changes) == 0) {
+			err = conflict
+		}
 		if err != nil || len(changes) == 0 {
 			return done, st, err
 		}
@@ -159,17 +173,15 @@ func (c *conn) make(spec Link, index uint32, ch Change) error {
 	return fmt.Errorf("apply: unknown action %v", ch.Action)
 }
 
-// plan plans as the function plan does, then checks that no other route
-// is in the place of an IPv6 route to add.
-func (c *conn) plan(spec Link, st *kernelState) (Changes, error) {
-	changes, err := plan(spec, st)
+// plan plans as the function plan does, then leaves out the route changes
+// that conflict with another route, and returns them as conflict, a
+// *conflictError, or nil.
+func (c *conn) plan(spec Link, st *kernelState) (changes Changes, conflict, err error) {
+	changes, err = plan(spec, st)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := c.checkRouteConflicts(changes, st.index); err != nil {
-		return nil, err
-	}
-	return changes, nil
+	return c.splitConflicts(changes, st.index)
 }
 
 // plan compares spec with the kernel's state and returns the changes,
