@@ -111,6 +111,7 @@ func readLines(t *testing.T, lines *bufio.Scanner, match func(string) bool) []st
 func TestExistingJSONThenLiveEvents(t *testing.T) {
 	ns := testutil.NewNetNS(t)
 	ns.AddVeth(t, "va", "vb")
+	ns.IP(t, "link", "add", "br0", "type", "bridge")
 	ns.IP(t, "addr", "add", "192.0.2.1/24", "dev", "va")
 
 	lines, stop := startMonitor(t, "-json", "-existing", "-netns", ns.Path, "-groups", "link,addr")
@@ -133,9 +134,10 @@ func TestExistingJSONThenLiveEvents(t *testing.T) {
 			prefixes = append(prefixes, obj["prefix"].(string))
 		}
 	}
-	assert.ElementsMatch(t, []string{"lo", "va", "vb"}, names)
+	assert.ElementsMatch(t, []string{"lo", "va", "vb", "br0"}, names)
 	assert.Contains(t, prefixes, "192.0.2.1/24")
 
+	ns.IP(t, "link", "set", "vb", "master", "br0")
 	ns.IP(t, "link", "set", "vb", "mtu", "1300")
 	live := readLines(t, lines, func(line string) bool { return strings.Contains(line, `"mtu":1300`) })
 	var obj map[string]any
@@ -146,6 +148,8 @@ func TestExistingJSONThenLiveEvents(t *testing.T) {
 	assert.Equal(t, float64(ns.LinkIndex(t, "va")), obj["parent"], "a veth's parent is its peer")
 	assert.Equal(t, "va", obj["parent_name"])
 	assert.NotContains(t, obj, "parent_in_other_netns")
+	assert.Equal(t, float64(ns.LinkIndex(t, "br0")), obj["master"])
+	assert.Equal(t, "br0", obj["master_name"])
 
 	assert.Equal(t, 0, stop(), "cancellation (Ctrl-C) must exit 0")
 }
@@ -240,9 +244,14 @@ func TestJSONOutputNamesLinks(t *testing.T) {
 	lines, stop := startMonitor(t, "-json", "-netns", ns.Path, "-groups", "addr,route")
 	waitForMonitorSubscribed(t)
 
+	// br0 is created after the start, so its name comes from a link event,
+	// which must not be printed.
+	ns.IP(t, "link", "add", "br0", "type", "bridge")
+	ns.IP(t, "link", "set", "br0", "up")
 	ns.IP(t, "addr", "add", "192.0.2.1/24", "dev", "va")
 	ns.IP(t, "route", "add", "198.51.100.0/24", "dev", "va", "metric", "7")
-	read := readLines(t, lines, func(line string) bool { return strings.Contains(line, `"198.51.100.0/24"`) })
+	ns.IP(t, "route", "add", "203.0.113.0/24", "nexthop", "dev", "va", "nexthop", "dev", "br0")
+	read := readLines(t, lines, func(line string) bool { return strings.Contains(line, `"203.0.113.0/24"`) })
 
 	byType := map[string]map[string]any{}
 	for _, line := range read {
@@ -259,6 +268,13 @@ func TestJSONOutputNamesLinks(t *testing.T) {
 	route := byType["route 198.51.100.0/24"]
 	assert.Equal(t, "va", route["dev"])
 	assert.Equal(t, float64(ns.LinkIndex(t, "va")), route["oif"])
+
+	multipath := byType["route 203.0.113.0/24"]
+	require.NotNil(t, multipath, "no multipath route object in %q", read)
+	hops, _ := multipath["nexthops"].([]any)
+	require.Len(t, hops, 2)
+	assert.Equal(t, "va", hops[0].(map[string]any)["dev"])
+	assert.Equal(t, "br0", hops[1].(map[string]any)["dev"], "a link created after the start is named")
 	assert.Equal(t, 0, stop())
 }
 

@@ -15,11 +15,13 @@ import (
 // A link created between that dump and the subscription is in neither, so
 // an unknown index above the highest known one reads the names again. The
 // kernel numbers a namespace's new links upward and announces each before
-// anything refers to it, so only that gap gives such an index. An unknown
-// index at or below the highest is a link that is gone.
+// most events that refer to it: a new bridge's own FDB entry comes first,
+// and costs a reading that finds the name. An unknown index at or below the
+// highest is taken as a link that is gone.
 //
-// NOTE: a link moved in from another namespace during the gap can keep a
-// lower index; it stays a number until its next link event.
+// NOTE: a link created in the gap with an explicit index (ip link add ...
+// index N), or moved in from another namespace, can have a lower index; it
+// stays a number until its next link event.
 type linkNames struct {
 	byIndex map[int]string
 	highest int // the highest index known, or looked for

@@ -221,6 +221,10 @@ func family(f uint8) string {
 		return "bridge"
 	case 28:
 		return "mpls"
+	case 128:
+		return "ipmr"
+	case 129:
+		return "ip6mr"
 	case 0:
 		return ""
 	}
