@@ -14,9 +14,9 @@ import (
 // ErrRouteConflict reports an IPv6 route of the description, through a
 // gateway, whose place another route through a gateway holds: the same
 // destination, table and metric. The kernel would merge the two into one
-// multipath route, so apply does not add the route; IPv4 routes and
-// routes without a gateway coexist in one place instead. Test for it with
-// errors.Is.
+// multipath route, so apply does not add the route. IPv4 routes and
+// routes without a gateway coexist in one place instead; in IPv4 the first
+// route there carries the traffic. Test for it with errors.Is.
 var ErrRouteConflict = errors.New("apply: route conflict")
 
 // routeConflict is one route change that ErrRouteConflict reports.
@@ -94,8 +94,12 @@ func mayMerge(ch Change) bool {
 }
 
 // kernelPlace is an IPv6 route of the kernel that a route through a
-// gateway would merge with: a unicast route through one or more gateways,
-// without a nexthop object, not learnt from router advertisements.
+// gateway would merge with: a route through one or more gateways, without a
+// nexthop object.
+//
+// NOTE: routes that the kernel learnt from router advertisements do not
+// merge. A dump does not tell them from routes that a program added with
+// protocol ra, which do merge, so both count as conflicts.
 type kernelPlace struct {
 	key       routeKey
 	outIndex  uint32 // RTA_OIF, 0 for a multipath route
@@ -113,11 +117,11 @@ func holderOf(places []kernelPlace, r Route, index uint32) (kernelPlace, bool) {
 	return kernelPlace{}, false
 }
 
-// describe names the route p for an error: "the route through link vb"
-// or "a multipath route".
+// describe names the route p for an error, such as "the route through
+// link vb".
 func (c *conn) describe(p kernelPlace) string {
 	if p.multipath {
-		return "a multipath route"
+		return "a multipath route, which may hold this link's route already"
 	}
 	return "the route through link " + c.linkName(p.outIndex)
 }
@@ -157,7 +161,6 @@ const (
 	rtaMultipath = 9
 	rtaTable     = 15
 	rtaNhID      = 30
-	rtprotRA     = 9 // RTPROT_RA: learnt from a router advertisement
 	rtmsgLen     = 12
 )
 
@@ -168,8 +171,10 @@ func parsePlace(m netlink.Message, table uint32) (kernelPlace, bool) {
 	if m.Header.Type != rtmNewRoute || len(b) < rtmsgLen {
 		return kernelPlace{}, false
 	}
-	family, dstLen, srcLen, protocol, typ := b[0], b[1], b[2], b[5], b[7]
-	if family != afInet6 || srcLen != 0 || protocol == rtprotRA || typ != rtnUnicast {
+	// Reject routes (blackhole, unreachable, ...) have no gateway, and the
+	// kernel merges routes of the other types alike.
+	family, dstLen, srcLen := b[0], b[1], b[2]
+	if family != afInet6 || srcLen != 0 {
 		return kernelPlace{}, false
 	}
 

@@ -303,16 +303,23 @@ func (c *conn) addRoute(index uint32, r Route) error {
 	flags := netlink.Request | netlink.Create | netlink.Append | netlink.Acknowledge
 	_, err := c.rt.Execute(routeMessage(index, r), rtmNewRoute, flags)
 	if errors.Is(err, syscall.EEXIST) {
-		return withHint(err, "the same route through this link exists, perhaps added by another program since the plan")
+		return withHint(err, "a route with this destination, gateway, table and metric exists through the link, which the plan did not see")
 	}
 	return err
 }
 
 // replaceRoute changes the gateway of the link's route from the gateway old:
-// it deletes that route, which the link index and the old gateway select
-// among routes with the same key, then adds the new one. When the addition
-// fails, it adds the old route back.
+// it adds the new route, then deletes the old one, which the link index and
+// the old gateway select among the routes in its place. In that order a
+// failed addition changes nothing, and the kernel sends no notification
+// that would start another check at once. An IPv6 route through a gateway
+// joins the old one as a multipath next hop for that moment, and the
+// deletion removes the old next hop alone.
 func (c *conn) replaceRoute(index uint32, r Route, old netip.Addr) error {
+	if err := c.addRoute(index, r); err != nil {
+		return err
+	}
+
 	previous := r
 	previous.Gateway = old
 	msg := routeMessage(index, previous)
@@ -320,17 +327,9 @@ func (c *conn) replaceRoute(index uint32, r Route, old netip.Addr) error {
 	// may have been made by another program.
 	msg.Protocol, msg.Scope, msg.Type = 0, rtScopeNowhere, 0
 	if err := c.rt.Route.Delete(msg); err != nil {
-		return fmt.Errorf("delete the route through gateway %s: %w", orNone(addrString(old)), err)
+		return withHint(err, "the route through gateway %s was added, and deleting the one through gateway %s failed", orNone(addrString(r.Gateway)), orNone(addrString(old)))
 	}
-
-	err := c.addRoute(index, r)
-	if err == nil {
-		return nil
-	}
-	if restoreErr := c.addRoute(index, previous); restoreErr != nil {
-		return withHint(err, "the route through gateway %s was deleted, and adding it back failed too: %v", orNone(addrString(old)), restoreErr)
-	}
-	return withHint(err, "the route through gateway %s was deleted, then added back", orNone(addrString(old)))
+	return nil
 }
 
 // routeMessage builds the rtnetlink message for r through the link.

@@ -103,19 +103,27 @@ func TestIntegrationIPv6GatewayRouteConflict(t *testing.T) {
 	ns.IP(t, "-6", "route", "add", "2001:db8:9::/64", "via", "2001:db8:2::2", "dev", "vb", "metric", "5")
 	ns.IP(t, "-6", "route", "add", "2001:db8:8::/64", "metric", "5",
 		"nexthop", "via", "2001:db8:2::2", "dev", "vb", "nexthop", "via", "2001:db8:2::3", "dev", "vb")
+	ns.IP(t, "-6", "route", "add", "2001:db8:7::/64", "via", "2001:db8:2::2", "dev", "vb", "metric", "5", "proto", "ra")
+	ns.IP(t, "-6", "route", "add", "local", "2001:db8:6::/64", "via", "2001:db8:2::2", "dev", "vb", "metric", "5", "table", "main")
+	ns.IP(t, "-6", "route", "add", "2001:db8:5::/64", "via", "2001:db8:2::2", "dev", "vb", "metric", "5", "table", "1000")
 	mtu := showLink(t, ns, "va").MTU
 	before := ns.IP(t, "-6", "route", "show", "table", "all")
 
 	cases := []struct {
+		name   string
 		dst    string
+		table  uint32
 		holder string
 	}{
-		{"2001:db8:9::/64", "would merge with the route through link vb"},
-		{"2001:db8:8::/64", "would merge with a multipath route"},
+		{"single route", "2001:db8:9::/64", 0, "would merge with the route through link vb"},
+		{"multipath route", "2001:db8:8::/64", 0, "would merge with a multipath route"},
+		{"protocol ra", "2001:db8:7::/64", 0, "would merge with the route through link vb"},
+		{"local route", "2001:db8:6::/64", 0, "would merge with the route through link vb"},
+		{"table 1000", "2001:db8:5::/64", 1000, "(table 1000, metric 5) would merge with the route through link vb"},
 	}
 	for _, tc := range cases {
-		t.Run(tc.dst, func(t *testing.T) {
-			route := Route{Destination: netip.MustParsePrefix(tc.dst), Gateway: netip.MustParseAddr("2001:db8:1::2"), Metric: 5}
+		t.Run(tc.name, func(t *testing.T) {
+			route := Route{Destination: netip.MustParsePrefix(tc.dst), Gateway: netip.MustParseAddr("2001:db8:1::2"), Metric: 5, Table: tc.table}
 			spec := Link{Name: "va", MTU: 1400, Routes: []Route{route}}
 
 			_, err := Plan(context.Background(), spec, WithNetNSPath(ns.Path))
@@ -131,11 +139,42 @@ func TestIntegrationIPv6GatewayRouteConflict(t *testing.T) {
 		})
 	}
 
-	// Another metric is another place.
-	spec := Link{Name: "va", Routes: []Route{{Destination: netip.MustParsePrefix("2001:db8:9::/64"), Gateway: netip.MustParseAddr("2001:db8:1::2"), Metric: 6}}}
+	// Another metric, or another table, is another place.
+	spec := Link{Name: "va", Routes: []Route{
+		{Destination: netip.MustParsePrefix("2001:db8:9::/64"), Gateway: netip.MustParseAddr("2001:db8:1::2"), Metric: 6},
+		{Destination: netip.MustParsePrefix("2001:db8:5::/64"), Gateway: netip.MustParseAddr("2001:db8:1::2"), Metric: 5},
+	}}
 	done, err := Apply(context.Background(), spec, WithNetNSPath(ns.Path))
 	require.NoError(t, err)
-	assert.Equal(t, []string{"add route 2001:db8:9::/64 via 2001:db8:1::2 metric 6"}, lines(done))
+	assert.Equal(t, []string{
+		"add route 2001:db8:9::/64 via 2001:db8:1::2 metric 6",
+		"add route 2001:db8:5::/64 via 2001:db8:1::2 metric 5",
+	}, lines(done))
+}
+
+// TestIntegrationIPv6GatewayChange checks the change of an IPv6 route's
+// gateway: next to the link's own route it is no conflict, and it leaves
+// one route; into a place that another link's route through a gateway
+// holds, it is a conflict that changes nothing.
+func TestIntegrationIPv6GatewayChange(t *testing.T) {
+	ns := newIPv6NS(t)
+	ns.IP(t, "-6", "route", "add", "2001:db8:9::/64", "via", "2001:db8:1::2", "dev", "va", "metric", "5")
+	ns.IP(t, "-6", "route", "add", "2001:db8:8::/64", "dev", "va", "metric", "5")
+	ns.IP(t, "-6", "route", "append", "2001:db8:8::/64", "via", "2001:db8:2::2", "dev", "vb", "metric", "5")
+	gateway := netip.MustParseAddr("2001:db8:1::3")
+
+	own := Link{Name: "va", Routes: []Route{{Destination: netip.MustParsePrefix("2001:db8:9::/64"), Gateway: gateway, Metric: 5}}}
+	done, err := Apply(context.Background(), own, WithNetNSPath(ns.Path))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"replace route 2001:db8:9::/64 via 2001:db8:1::3 metric 5 (gateway 2001:db8:1::2 -> 2001:db8:1::3)"}, lines(done))
+	assert.Equal(t, []string{"2001:db8:8::/64 metric 5", "2001:db8:9::/64 via 2001:db8:1::3 metric 5"}, showRoutes(t, ns, "va"))
+
+	held := Link{Name: "va", Routes: []Route{{Destination: netip.MustParsePrefix("2001:db8:8::/64"), Gateway: gateway, Metric: 5}}}
+	before := ns.IP(t, "-6", "route", "show", "table", "all")
+	_, err = Apply(context.Background(), held, WithNetNSPath(ns.Path))
+	require.ErrorIs(t, err, ErrRouteConflict)
+	assert.ErrorContains(t, err, "the route through link vb")
+	assert.Equal(t, before, ns.IP(t, "-6", "route", "show", "table", "all"), "the routes changed")
 }
 
 // TestIntegrationIPv6RouteConflictNewLink checks that a link that Apply

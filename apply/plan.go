@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 )
 
 // maxRounds is how many times Apply reads the kernel's state and makes the
@@ -326,23 +327,29 @@ func kernelManaged(a kernelAddr, manageLinkLocal bool) bool {
 	return a.flags&ifaFPermanent == 0
 }
 
-// planRoutes plans the routes that are missing or have another gateway.
+// planRoutes plans the routes that are missing or have another gateway. A
+// link can have several routes in one place (see routeKey); a wanted route
+// that is among them needs no change, and the others are left alone.
+//
+// NOTE: in IPv4 only the first route in a place carries traffic. A wanted
+// route behind another route there, the link's or another link's, stays
+// unused while that route exists.
 func planRoutes(spec Link, st *kernelState) Changes {
-	byKey := make(map[routeKey]Route, len(st.routes))
+	byKey := make(map[routeKey][]Route, len(st.routes))
 	for _, r := range st.routes {
-		byKey[r.key()] = r
+		byKey[r.key()] = append(byKey[r.key()], r)
 	}
 
 	var replaced, added Changes
 	for _, r := range spec.Routes {
 		r.Table, r.Metric = r.table(), r.metric()
-		have, ok := byKey[r.key()]
+		have := byKey[r.key()]
 		switch {
-		case !ok:
+		case len(have) == 0:
 			added = append(added, Change{Action: AddRoute, Link: spec.Name, Route: r})
-		case have.Gateway != r.Gateway:
+		case !slices.ContainsFunc(have, func(h Route) bool { return h.Gateway == r.Gateway }):
 			replaced = append(replaced, Change{Action: ReplaceRoute, Link: spec.Name, Route: r,
-				From: addrString(have.Gateway), To: addrString(r.Gateway), fromGateway: have.Gateway})
+				From: addrString(have[0].Gateway), To: addrString(r.Gateway), fromGateway: have[0].Gateway})
 		}
 	}
 	return append(replaced, added...)

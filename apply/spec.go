@@ -162,8 +162,9 @@ func (r Route) metric() uint32 {
 	return r.Metric
 }
 
-// routeKey identifies a route in the kernel: two routes with the same key
-// cannot both exist through one link.
+// routeKey is a route's place in the kernel: its destination, table and
+// metric. A place can hold several routes, of one link or of several,
+// when they differ in gateway or protocol.
 type routeKey struct {
 	dst    netip.Prefix
 	table  uint32
@@ -468,11 +469,27 @@ func checkGateway(field string, gw netip.Addr, prefixes []netip.Prefix) error {
 	}
 
 	for _, p := range prefixes {
-		if p.Contains(gw) {
-			return nil
+		if !p.Contains(gw) {
+			continue
 		}
+		// The kernel rejects a subnet's broadcast address as a gateway
+		// ("Nexthop has invalid gateway"); /31 and /32 have none.
+		if gw.Is4() && p.Bits() <= 30 && gw == broadcast(p) {
+			return specError(field, gw.String(), "is the broadcast address of the link's prefix %s, not a host", p)
+		}
+		return nil
 	}
 	return specError(field, gw.String(), "not reachable through the link: no address of the link has a prefix that contains it (%s)", listPrefixes(prefixes))
+}
+
+// broadcast returns the last address of the IPv4 prefix p.
+func broadcast(p netip.Prefix) netip.Addr {
+	a := p.Masked().Addr().As4()
+	host := ^uint32(0) >> p.Bits()
+	for i := range 4 {
+		a[i] |= byte(host >> (24 - 8*i))
+	}
+	return netip.AddrFrom4(a)
 }
 
 func listPrefixes(prefixes []netip.Prefix) string {

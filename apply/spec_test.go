@@ -33,6 +33,14 @@ func TestValidateAcceptsValid(t *testing.T) {
 	}
 	assert.NoError(t, l.Validate())
 	assert.NoError(t, Link{Name: "eth0"}.Validate())
+
+	// The kernel accepts these gateways: a subnet's network address, and
+	// the last address of a /31, which has no broadcast address.
+	for _, gw := range []struct{ prefix, gateway string }{{"10.1.2.3/20", "10.1.0.0"}, {"192.0.2.0/31", "192.0.2.1"}} {
+		l := Link{Name: "x", Addresses: []netip.Prefix{netip.MustParsePrefix(gw.prefix)},
+			Routes: []Route{{Destination: netip.MustParsePrefix("198.51.100.0/24"), Gateway: netip.MustParseAddr(gw.gateway)}}}
+		assert.NoError(t, l.Validate(), "gateway %s on %s", gw.gateway, gw.prefix)
+	}
 }
 
 func TestValidateRejects(t *testing.T) {
@@ -71,6 +79,8 @@ func TestValidateRejects(t *testing.T) {
 		{"gateway unreachable", Link{Name: "x", Addresses: []netip.Prefix{p("192.0.2.10/24")}, Routes: []Route{{Destination: p("0.0.0.0/0"), Gateway: a("203.0.113.1")}}}, "routes[0].gateway", "not reachable"},
 		{"gateway with no addresses", Link{Name: "x", Addresses: []netip.Prefix{}, Routes: []Route{{Destination: p("0.0.0.0/0"), Gateway: a("192.0.2.1")}}}, "routes[0].gateway", "the link has no addresses"},
 		{"gateway is own address", Link{Name: "x", Addresses: []netip.Prefix{p("192.0.2.10/24")}, Routes: []Route{{Destination: p("0.0.0.0/0"), Gateway: a("192.0.2.10")}}}, "routes[0].gateway", "own address"},
+		{"gateway is broadcast", Link{Name: "x", Addresses: []netip.Prefix{p("192.0.2.10/24")}, Routes: []Route{{Destination: p("0.0.0.0/0"), Gateway: a("192.0.2.255")}}}, "routes[0].gateway", "is the broadcast address of the link's prefix 192.0.2.10/24"},
+		{"gateway is broadcast of /20", Link{Name: "x", Addresses: []netip.Prefix{p("10.1.2.3/20")}, Routes: []Route{{Destination: p("0.0.0.0/0"), Gateway: a("10.1.15.255")}}}, "routes[0].gateway", "broadcast address"},
 		{"gateway zone", Link{Name: "x", Routes: []Route{{Destination: p("::/0"), Gateway: a("fe80::1%eth0")}}}, "routes[0].gateway", "zone"},
 		{"multicast gateway", Link{Name: "x", Routes: []Route{{Destination: p("::/0"), Gateway: a("ff02::1")}}}, "routes[0].gateway", "not a unicast"},
 		{"duplicate route", Link{Name: "x", Routes: []Route{{Destination: p("::/0")}, {Destination: p("::/0"), Metric: 1024}}}, "routes[1]", "duplicate route"},
@@ -269,4 +279,17 @@ func TestValidateQuotesControlCharactersOnce(t *testing.T) {
 	require.ErrorAs(t, err, &specErr)
 	assert.Equal(t, "a\x00b", specErr.Value, "Value is the name as given")
 	assert.EqualError(t, err, `apply: invalid name "a\x00b": must not contain control characters such as NUL`)
+}
+
+func TestBroadcastOfPrefix(t *testing.T) {
+	cases := map[string]string{
+		"192.0.2.10/24": "192.0.2.255",
+		"10.1.2.3/20":   "10.1.15.255",
+		"10.0.0.1/8":    "10.255.255.255",
+		"0.0.0.0/0":     "255.255.255.255",
+		"192.0.2.1/32":  "192.0.2.1",
+	}
+	for prefix, want := range cases {
+		assert.Equal(t, want, broadcast(netip.MustParsePrefix(prefix)).String(), prefix)
+	}
 }
