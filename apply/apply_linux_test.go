@@ -107,6 +107,23 @@ func TestIntegrationApplyFields(t *testing.T) {
 			},
 		},
 		{
+			name: "primary and secondary removed",
+			setup: func(t *testing.T, ns *testutil.NetNS) {
+				ns.IP(t, "addr", "add", "192.0.2.10/24", "dev", "va")
+				ns.IP(t, "addr", "add", "192.0.2.99/24", "dev", "va") // a secondary
+			},
+			spec: Link{Name: "va", Addresses: []netip.Prefix{}},
+			// The secondary goes first: removing the primary first would
+			// take the secondary with it, and its own removal would fail.
+			plan: func(snapshot) []string {
+				return []string{"remove address 192.0.2.99/24", "remove address 192.0.2.10/24"}
+			},
+			done: []string{"remove address 192.0.2.99/24", "remove address 192.0.2.10/24"},
+			check: func(t *testing.T, ns *testutil.NetNS) {
+				assert.Empty(t, showAddrs(t, ns, "va"))
+			},
+		},
+		{
 			name: "ipv6 addresses",
 			setup: func(t *testing.T, ns *testutil.NetNS) {
 				ns.IP(t, "addr", "add", "2001:db8::99/64", "dev", "va")

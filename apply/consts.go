@@ -18,6 +18,7 @@ const (
 	rtmGetRoute = 26 // RTM_GETROUTE
 
 	ifaFPermanent = 0x80 // IFA_F_PERMANENT
+	ifaFSecondary = 0x01 // IFA_F_SECONDARY, on IPv4 addresses
 
 	rtTableCompat = 252 // RT_TABLE_COMPAT: the rtm_table value for tables above 255
 	rtTableMain   = 254 // RT_TABLE_MAIN

@@ -296,15 +296,24 @@ func planAddresses(spec Link, st *kernelState) Changes {
 		}
 	}
 
-	var cs Changes
+	// Secondary IPv4 addresses are removed before primaries: unless the
+	// link promotes secondaries, removing a primary removes them too, and
+	// removing one of them after that would fail with EADDRNOTAVAIL.
+	var secondaries, primaries Changes
 	present := make(map[netip.Prefix]bool, len(st.addrs))
 	for _, a := range st.addrs {
 		present[a.prefix] = true
 		if listed[a.prefix] || kernelManaged(a, manageLinkLocal) {
 			continue
 		}
-		cs = append(cs, Change{Action: RemoveAddress, Link: spec.Name, Address: a.prefix})
+		remove := Change{Action: RemoveAddress, Link: spec.Name, Address: a.prefix}
+		if a.prefix.Addr().Is4() && a.flags&ifaFSecondary != 0 {
+			secondaries = append(secondaries, remove)
+		} else {
+			primaries = append(primaries, remove)
+		}
 	}
+	cs := append(secondaries, primaries...)
 
 	for _, p := range spec.Addresses {
 		if !present[p] {
