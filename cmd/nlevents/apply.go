@@ -37,7 +37,7 @@ func parseApplyFlags(args []string, stderr io.Writer) (applyOptions, error) {
 
 	fs.StringVar(&opts.file, "f", "", "read the link description from JSON `file` (- for standard input)")
 	fs.BoolVar(&opts.dryRun, "dry-run", false, "print the changes that would be made, and make none")
-	fs.BoolVar(&opts.enforce, "enforce", false, "after applying, keep the link in the described state until interrupted, printing each correction")
+	fs.BoolVar(&opts.enforce, "enforce", false, "after applying, keep the link in the described state until interrupted, printing each correction; a missing link, a route conflict or a change the kernel rejects is printed and does not end it")
 	fs.StringVar(&opts.netns, "netns", "", "work in the network namespace at `path` (for example /run/netns/NAME) instead of this one")
 	if err := fs.Parse(args); err != nil {
 		return opts, err
@@ -99,10 +99,20 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 
 	changes, err := apply.Apply(ctx, spec, applyOpts...)
-	if status := report(stdout, stderr, changes, err); status != 0 || !opts.enforce {
+	status := report(stdout, stderr, changes, err)
+	if !opts.enforce || (err != nil && !laterCheckMayFix(err)) {
 		return status
 	}
 	return enforce(ctx, spec, applyOpts, stdout, stderr)
+}
+
+// laterCheckMayFix reports whether -enforce goes on after the first apply
+// failed with err: the link may appear, the other route may go, and the
+// kernel may accept the change later. Enforce then makes what changes it
+// can and reports the rest.
+func laterCheckMayFix(err error) bool {
+	var applyErr *apply.ApplyError
+	return errors.Is(err, apply.ErrLinkNotFound) || errors.Is(err, apply.ErrRouteConflict) || errors.As(err, &applyErr)
 }
 
 // readSpec decodes the description in the file at path, or on standard

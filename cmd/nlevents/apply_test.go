@@ -241,3 +241,53 @@ func TestIntegrationApplyCommandEnforce(t *testing.T) {
 	}
 	assert.Contains(t, ns.IP(t, "addr", "show", "dev", "va"), "192.0.2.10/24")
 }
+
+// TestIntegrationApplyCommandEnforceConflictAtStart checks that -enforce
+// goes on after a first apply that a route conflict stopped: it makes the
+// other changes, and reports the conflict.
+func TestIntegrationApplyCommandEnforceConflictAtStart(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	ns.AddVeth(t, "va", "vb")
+	ns.IP(t, "link", "set", "va", "up")
+	ns.IP(t, "link", "set", "vb", "up")
+	ns.IP(t, "-6", "addr", "add", "2001:db8:1::1/64", "dev", "va", "nodad")
+	ns.IP(t, "-6", "addr", "add", "2001:db8:2::1/64", "dev", "vb", "nodad")
+	ns.IP(t, "-6", "route", "add", "2001:db8:9::/64", "via", "2001:db8:2::2", "dev", "vb", "metric", "5")
+	path := writeSpec(t, `{"name": "va", "mtu": 9000,
+		"routes": [{"destination": "2001:db8:9::/64", "gateway": "2001:db8:1::2", "metric": 5}]}`)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout := newLineWriter()
+	var stderr bytes.Buffer
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, []string{"apply", "-f", path, "-netns", ns.Path, "-enforce"}, stdout, &stderr)
+	}()
+
+	stdout.waitLine(t, "set mtu 1500 -> 9000")
+	cancel()
+	select {
+	case status := <-done:
+		assert.Equal(t, 0, status, "Ctrl-C ends -enforce with status 0")
+	case <-time.After(5 * time.Second):
+		t.Fatal("apply -enforce did not end within 5s of cancellation")
+	}
+	stdout.w.Close()
+	for range stdout.lines {
+	}
+	assert.Contains(t, stderr.String(), "nlevents apply: route conflict: the route to 2001:db8:9::/64 via 2001:db8:1::2")
+	assert.Contains(t, ns.IP(t, "link", "show", "dev", "va"), "mtu 9000")
+}
+
+// TestApplyCommandEnforceInvalidSpecExits checks that -enforce ends at once
+// when the description itself is invalid, which no later check can fix.
+func TestApplyCommandEnforceInvalidSpecExits(t *testing.T) {
+	path := writeSpec(t, `{"name": "va", "addresses": ["192.0.2.10/24"], "routes": [{"destination": "198.51.100.0/24", "gateway": "203.0.113.1"}]}`)
+	// The namespace path does not exist: should validation ever pass, the
+	// program fails to open it and touches no real link.
+	status, stdout, stderr := runCLI(t, "apply", "-f", path, "-enforce", "-netns", "/nonexistent/netns")
+	assert.Equal(t, 1, status)
+	assert.Empty(t, stdout)
+	assert.Contains(t, stderr, `invalid routes[0].gateway "203.0.113.1"`)
+}
