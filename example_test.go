@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/nlevents/nlevents"
@@ -103,12 +104,14 @@ func ExampleParseGroups() {
 	fmt.Println(groups)
 	fmt.Println(groups&nlevents.IPv6Addr != 0)
 
+	// The message goes on with every name that ParseGroups accepts.
 	_, err = nlevents.ParseGroups("link,routes")
-	fmt.Println(err)
+	problem, _, _ := strings.Cut(err.Error(), ": use")
+	fmt.Println(problem)
 	// Output:
 	// link|ipv4-addr|ipv4-route|ipv6-addr
 	// true
-	// nlevents: unknown group "routes": use names such as link, addr, route, neigh, rule, nexthop or all
+	// nlevents: unknown group "routes"
 }
 
 func ExampleGroups_String() {

@@ -141,7 +141,7 @@ func ParseGroups(list string) (Groups, error) {
 
 		bit, ok := lookupGroup(name)
 		if !ok {
-			return 0, fmt.Errorf("nlevents: unknown group %q: use names such as link, addr, route, neigh, rule, nexthop or all", field)
+			return 0, fmt.Errorf("nlevents: unknown group %q: use addr, route, rule, all or one of %s", field, knownGroups())
 		}
 		g |= bit
 	}
@@ -150,6 +150,17 @@ func ParseGroups(list string) (Groups, error) {
 		return 0, fmt.Errorf("nlevents: group list %q names no group: use names such as link, addr, route, neigh, rule, nexthop or all, separated by commas", list)
 	}
 	return g, nil
+}
+
+// knownGroups lists the group names in the kernel's order.
+func knownGroups() string {
+	var names []string
+	for _, name := range groupNames {
+		if name != "" {
+			names = append(names, name)
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 func lookupGroup(name string) (Groups, bool) {
