@@ -127,16 +127,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if ctx.Err() != nil {
 		return 0 // interrupted while reading the link names
 	}
-	return monitor(nlevents.Stream(ctx, groups, subOpts...), p, stderr)
+	overrunHint := "notifications were lost: raise -rcvbuf, or add -existing to dump the current state again after each loss"
+	if opts.existing {
+		overrunHint = "notifications were lost: the current state follows again, ending with a sync line"
+	}
+	return monitor(nlevents.Stream(ctx, groups, subOpts...), p, stderr, overrunHint)
 }
 
 // monitor prints until the stream ends. Non-terminal errors are printed and
 // the stream goes on; a set-up failure is the stream's only value. Stream
 // runs the subscription on this goroutine, which costs less CPU per event
 // than Subscribe's channels.
-func monitor(stream iter.Seq2[nlevents.Event, error], p *printer, stderr io.Writer) int {
+func monitor(stream iter.Seq2[nlevents.Event, error], p *printer, stderr io.Writer, overrunHint string) int {
 	status := 0
 	for ev, err := range stream {
+		if errors.Is(err, nlevents.ErrOverrun) {
+			fmt.Fprintf(stderr, "%v; %s\n", err, overrunHint)
+			continue
+		}
 		if err != nil {
 			// The package's errors start with "nlevents:".
 			fmt.Fprintln(stderr, err)

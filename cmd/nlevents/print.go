@@ -128,15 +128,15 @@ type jsonEvent struct {
 	NextHop []jsonNextHop `json:"nexthops,omitempty"`
 	NHID    uint32        `json:"nhid,omitempty"`
 
-	IP       string `json:"ip,omitempty"`
-	State    string `json:"state,omitempty"`
-	Priority uint32 `json:"priority,omitempty"`
-	Mark     uint32 `json:"fwmark,omitempty"`
-	IIFName  string `json:"iif,omitempty"`
-	OIFName  string `json:"oif_name,omitempty"`
-	ID       uint32 `json:"id,omitempty"`
-	Bytes    int    `json:"bytes,omitempty"`
-	Resync   bool   `json:"resync,omitempty"`
+	IP       string  `json:"ip,omitempty"`
+	State    string  `json:"state,omitempty"`
+	Priority *uint32 `json:"priority,omitempty"` // a pointer, because rule priority 0 is common
+	Mark     uint32  `json:"fwmark,omitempty"`
+	IIFName  string  `json:"iif,omitempty"`
+	OIFName  string  `json:"oif_name,omitempty"`
+	ID       uint32  `json:"id,omitempty"`
+	Bytes    int     `json:"bytes,omitempty"`
+	Resync   bool    `json:"resync,omitempty"`
 }
 
 type jsonNextHop struct {
@@ -176,7 +176,7 @@ func jsonOf(ev nlevents.Event, linkName func(int) string) jsonEvent {
 		j.Type, j.Family, j.Index, j.IP, j.HardwareAddr, j.State = "neigh", family(e.Family), e.Index, addr(e.IP), hw(e.HardwareAddr), e.State.String()
 		j.Dev = linkName(e.Index)
 	case *nlevents.RuleEvent:
-		j.Type, j.Family, j.Priority, j.Table, j.Mark = "rule", family(e.Family), e.Priority, e.Table, e.Mark
+		j.Type, j.Family, j.Priority, j.Table, j.Mark = "rule", family(e.Family), &e.Priority, e.Table, e.Mark
 		j.Src, j.Dst, j.IIFName, j.OIFName = prefix(e.Src), prefix(e.Dst), e.IIFName, e.OIFName
 	case *nlevents.NexthopEvent:
 		j.Type, j.Family, j.ID = "nexthop", family(e.Family), e.ID

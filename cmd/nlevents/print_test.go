@@ -1,0 +1,44 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nlevents/nlevents"
+)
+
+// TestJSONRulePriorityZero checks that the JSON of the rule with priority
+// 0, which every namespace has (from all lookup local), keeps its
+// priority, where zero values are otherwise left out.
+func TestJSONRulePriorityZero(t *testing.T) {
+	noName := func(int) string { return "" }
+	for _, priority := range []uint32{0, 32766} {
+		b, err := json.Marshal(jsonOf(&nlevents.RuleEvent{Family: 2, Priority: priority, Table: 255}, noName))
+		require.NoError(t, err)
+
+		var obj map[string]any
+		require.NoError(t, json.Unmarshal(b, &obj))
+		assert.Equal(t, float64(priority), obj["priority"], "JSON %s", b)
+		assert.Equal(t, "inet", obj["family"])
+	}
+}
+
+// TestMonitorOverrunSaysWhatToDo checks that a loss of notifications is
+// reported with what to do about it, and does not end the monitor.
+func TestMonitorOverrunSaysWhatToDo(t *testing.T) {
+	stream := func(yield func(nlevents.Event, error) bool) {
+		if yield(nil, nlevents.ErrOverrun) {
+			yield(&nlevents.SyncEvent{}, nil)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+
+	status := monitor(stream, newPrinter(&stdout, false), &stderr, "raise -rcvbuf")
+	assert.Equal(t, 0, status, "an overrun is not terminal")
+	assert.Equal(t, nlevents.ErrOverrun.Error()+"; raise -rcvbuf\n", stderr.String())
+	assert.Equal(t, "sync\n", stdout.String(), "the stream goes on after the overrun")
+}
