@@ -104,5 +104,14 @@ const (
 	fraTable    = 15
 	fraOifname  = 17
 
-	nhaID = 1
+	nhaID        = 1
+	nhaGroup     = 2
+	nhaBlackhole = 4
+	nhaOif       = 5
+	nhaGateway   = 6
+	nhaFDB       = 11
+
+	// nexthopGrpLen is the size of struct nexthop_grp: id, weight - 1,
+	// the weight's high byte and a reserved field.
+	nexthopGrpLen = 8
 )

@@ -324,14 +324,45 @@ func decodeRule(h netlink.Header, msg []byte) (Event, error) {
 func decodeNexthop(h netlink.Header, msg []byte) (Event, error) {
 	ev, r := newEvent[NexthopEvent](msg)
 	hdr, attrs := fixedHeader(r, nhmsgLen)
-	*ev = NexthopEvent{Info: infoOf(h), Family: hdr[0], raw: r}
+	*ev = NexthopEvent{Info: infoOf(h), Family: hdr[0], Flags: binary.NativeEndian.Uint32(hdr[4:8]), raw: r}
 
+	var groupErr error
 	for typ, data, ok := attrs.next(); ok; typ, data, ok = attrs.next() {
-		if typ == nhaID {
+		switch typ {
+		case nhaID:
 			ev.ID, _ = u32(data)
+		case nhaGroup:
+			ev.Group, groupErr = nexthopGroup(data)
+		case nhaBlackhole:
+			ev.Blackhole = true
+		case nhaOif:
+			oif, _ := u32(data)
+			ev.OutIndex = int(oif)
+		case nhaGateway:
+			ev.Gateway = ipAddr(data)
+		case nhaFDB:
+			ev.FDB = true
 		}
 	}
-	return ev, attrs.Err()
+	return ev, firstErr(attrs.Err(), groupErr, "NHA_GROUP")
+}
+
+// nexthopGroup reads NHA_GROUP, an array of struct nexthop_grp. The kernel
+// stores each weight minus one, in a low byte and, in newer kernels, a high
+// byte that older ones leave 0.
+func nexthopGroup(b []byte) ([]NexthopMember, error) {
+	if len(b)%nexthopGrpLen != 0 {
+		return nil, fmt.Errorf("%d bytes, not a whole number of %d-byte members", len(b), nexthopGrpLen)
+	}
+	members := make([]NexthopMember, len(b)/nexthopGrpLen)
+	for i := range members {
+		m := b[i*nexthopGrpLen:]
+		members[i] = NexthopMember{
+			ID:     binary.NativeEndian.Uint32(m),
+			Weight: (int(m[4]) | int(m[5])<<8) + 1,
+		}
+	}
+	return members, nil
 }
 
 // firstErr returns the attribute walk's error, or else the error of the

@@ -262,15 +262,31 @@ func (e *RuleEvent) Message() (*rtnetlink.RuleMessage, error) {
 func (e *RuleEvent) Raw() []byte { return e.raw }
 
 // NexthopEvent reports a nexthop object added or removed (RTM_NEWNEXTHOP,
-// RTM_DELNEXTHOP), from the Nexthop group. rtnetlink/v2 has no decoder for
-// these messages; Raw has the bytes.
+// RTM_DELNEXTHOP), from the Nexthop group: a single next hop (a gateway, a
+// link or both), a blackhole, or a group of other nexthop objects.
+// rtnetlink/v2 has no decoder for these messages; Raw has the bytes.
 type NexthopEvent struct {
 	Info
 
-	Family uint8  // address family of the next hop
-	ID     uint32 // NHA_ID
+	Family    uint8      // address family of the next hop; AF_UNSPEC for a group
+	ID        uint32     // NHA_ID
+	Gateway   netip.Addr // NHA_GATEWAY, invalid when absent
+	OutIndex  int        // NHA_OIF: the link, 0 for none
+	Blackhole bool       // NHA_BLACKHOLE: packets are dropped
+	FDB       bool       // NHA_FDB: for bridge forwarding entries, not routes
+	Flags     uint32     // nh_flags, RTNH_F_* such as onlink and linkdown
+
+	// Group lists the members of a group (NHA_GROUP), nil for a single
+	// next hop.
+	Group []NexthopMember
 
 	raw raw
+}
+
+// NexthopMember is one nexthop object of a group, with its weight.
+type NexthopMember struct {
+	ID     uint32
+	Weight int // 1 to 65536
 }
 
 // Raw returns the message's bytes; see LinkEvent.Raw.

@@ -730,6 +730,24 @@ func TestIntegrationNexthopEvents(t *testing.T) {
 	assert.False(t, added.Deleted, "Deleted")
 	assert.Equal(t, uint8(2), added.Family, "Family")
 	assert.Equal(t, "RTM_NEWNEXTHOP", added.MessageType(), "MessageType")
+	assert.Equal(t, netip.MustParseAddr("192.0.2.1"), added.Gateway, "Gateway")
+	assert.Equal(t, ns.LinkIndex(t, "va"), added.OutIndex, "OutIndex")
+	assert.Nil(t, added.Group, "Group")
+
+	ns.IP(t, "nexthop", "add", "id", "8", "via", "192.0.2.2", "dev", "va")
+	ns.IP(t, "nexthop", "add", "id", "9", "group", "7/8,3")
+	group := testutil.WaitFor(t, events, errs, waitTimeout, func(e *nlevents.NexthopEvent) bool { return e.ID == 9 })
+	assert.Equal(t, []nlevents.NexthopMember{{ID: 7, Weight: 1}, {ID: 8, Weight: 3}}, group.Group, "Group")
+	assert.False(t, group.Gateway.IsValid(), "a group has no gateway of its own")
+	assert.Zero(t, group.Family, "a group's family is AF_UNSPEC")
+	assert.Equal(t, "new nexthop id 9 group 7/8,3", group.String())
+
+	ns.IP(t, "link", "set", "lo", "up") // a blackhole uses lo
+	ns.IP(t, "nexthop", "add", "id", "5", "blackhole")
+	blackhole := testutil.WaitFor(t, events, errs, waitTimeout, func(e *nlevents.NexthopEvent) bool { return e.ID == 5 })
+	assert.True(t, blackhole.Blackhole, "Blackhole")
+	assert.Zero(t, blackhole.OutIndex, "OutIndex")
+	ns.IP(t, "nexthop", "del", "id", "9")
 
 	ns.IP(t, "nexthop", "del", "id", "7")
 	removed := testutil.WaitFor(t, events, errs, waitTimeout, func(e *nlevents.NexthopEvent) bool { return e.ID == 7 })

@@ -24,6 +24,8 @@ func Format(ev Event, linkName func(index int) string) string {
 		return e.format(linkName)
 	case *NeighEvent:
 		return e.format(linkName)
+	case *NexthopEvent:
+		return e.format(linkName)
 	}
 	return ev.String()
 }
@@ -261,9 +263,39 @@ func ruleFamily(family uint8) string {
 	return "family " + strconv.Itoa(int(family))
 }
 
-// String describes the nexthop object, for example "new nexthop id 7".
-func (e *NexthopEvent) String() string {
-	return fmt.Sprintf("%s nexthop id %d", e.verb(), e.ID)
+// String describes the nexthop object, for example
+// "new nexthop id 7 via 192.0.2.1 dev 3" or "new nexthop id 9 group 7/8,2".
+func (e *NexthopEvent) String() string { return e.format(nil) }
+
+func (e *NexthopEvent) format(linkName func(int) string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s nexthop id %d", e.verb(), e.ID)
+	if len(e.Group) > 0 {
+		b.WriteString(" group ")
+		for i, m := range e.Group {
+			if i > 0 {
+				b.WriteByte('/')
+			}
+			fmt.Fprintf(&b, "%d", m.ID)
+			if m.Weight != 1 {
+				fmt.Fprintf(&b, ",%d", m.Weight)
+			}
+		}
+	}
+	if e.Gateway.IsValid() {
+		fmt.Fprintf(&b, " via %v", e.Gateway)
+	}
+	if e.OutIndex != 0 {
+		fmt.Fprintf(&b, " dev %s", dev(e.OutIndex, linkName))
+	}
+	if e.Blackhole {
+		b.WriteString(" blackhole")
+	}
+	if e.FDB {
+		b.WriteString(" fdb")
+	}
+	writeFlagWords(&b, e.Flags, nextHopFlagWords)
+	return b.String()
 }
 
 // String names the message type and its size, for example

@@ -128,15 +128,22 @@ type jsonEvent struct {
 	NextHop []jsonNextHop `json:"nexthops,omitempty"`
 	NHID    uint32        `json:"nhid,omitempty"`
 
-	IP       string  `json:"ip,omitempty"`
-	State    string  `json:"state,omitempty"`
-	Priority *uint32 `json:"priority,omitempty"` // a pointer, because rule priority 0 is common
-	Mark     uint32  `json:"fwmark,omitempty"`
-	IIFName  string  `json:"iif,omitempty"`
-	OIFName  string  `json:"oif_name,omitempty"`
-	ID       uint32  `json:"id,omitempty"`
-	Bytes    int     `json:"bytes,omitempty"`
-	Resync   bool    `json:"resync,omitempty"`
+	IP        string            `json:"ip,omitempty"`
+	State     string            `json:"state,omitempty"`
+	Priority  *uint32           `json:"priority,omitempty"` // a pointer, because rule priority 0 is common
+	Mark      uint32            `json:"fwmark,omitempty"`
+	IIFName   string            `json:"iif,omitempty"`
+	OIFName   string            `json:"oif_name,omitempty"`
+	ID        uint32            `json:"id,omitempty"`
+	Group     []jsonGroupMember `json:"group,omitempty"`
+	Blackhole bool              `json:"blackhole,omitempty"`
+	Bytes     int               `json:"bytes,omitempty"`
+	Resync    bool              `json:"resync,omitempty"`
+}
+
+type jsonGroupMember struct {
+	ID     uint32 `json:"id"`
+	Weight int    `json:"weight"`
 }
 
 type jsonNextHop struct {
@@ -179,7 +186,11 @@ func jsonOf(ev nlevents.Event, linkName func(int) string) jsonEvent {
 		j.Type, j.Family, j.Priority, j.Table, j.Mark = "rule", family(e.Family), &e.Priority, e.Table, e.Mark
 		j.Src, j.Dst, j.IIFName, j.OIFName = prefix(e.Src), prefix(e.Dst), e.IIFName, e.OIFName
 	case *nlevents.NexthopEvent:
-		j.Type, j.Family, j.ID = "nexthop", family(e.Family), e.ID
+		j.Type, j.Family, j.ID, j.Gateway, j.OutIdx = "nexthop", family(e.Family), e.ID, addr(e.Gateway), e.OutIndex
+		j.Dev, j.Blackhole = linkName(e.OutIndex), e.Blackhole
+		for _, m := range e.Group {
+			j.Group = append(j.Group, jsonGroupMember{ID: m.ID, Weight: m.Weight})
+		}
 	case *nlevents.SyncEvent:
 		j.Type, j.Action, j.Resync = "sync", "sync", e.Resync
 	case *nlevents.RawEvent:

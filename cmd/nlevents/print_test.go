@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net/netip"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -41,4 +42,19 @@ func TestMonitorOverrunSaysWhatToDo(t *testing.T) {
 	assert.Equal(t, 0, status, "an overrun is not terminal")
 	assert.Equal(t, nlevents.ErrOverrun.Error()+"; raise -rcvbuf\n", stderr.String())
 	assert.Equal(t, "sync\n", stdout.String(), "the stream goes on after the overrun")
+}
+
+func TestJSONNexthopObject(t *testing.T) {
+	names := func(index int) string { return map[int]string{3: "va"}[index] }
+	single, err := json.Marshal(jsonOf(&nlevents.NexthopEvent{ID: 7, Family: 2, Gateway: netip.MustParseAddr("192.0.2.1"), OutIndex: 3}, names))
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"type":"nexthop","action":"new","family":"inet","id":7,"gateway":"192.0.2.1","oif":3,"dev":"va"}`, string(single))
+
+	group, err := json.Marshal(jsonOf(&nlevents.NexthopEvent{ID: 9, Group: []nlevents.NexthopMember{{ID: 7, Weight: 1}, {ID: 8, Weight: 3}}}, names))
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"type":"nexthop","action":"new","id":9,"group":[{"id":7,"weight":1},{"id":8,"weight":3}]}`, string(group))
+
+	blackhole, err := json.Marshal(jsonOf(&nlevents.NexthopEvent{ID: 5, Blackhole: true}, names))
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"type":"nexthop","action":"new","id":5,"blackhole":true}`, string(blackhole))
 }
