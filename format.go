@@ -55,12 +55,40 @@ var nextHopFlagWords = []flagWord{
 
 // writeFlagWords writes " word" for each flag in words that flags has.
 func writeFlagWords(b *strings.Builder, flags uint32, words []flagWord) {
-	for _, w := range words {
-		if flags&w.bit != 0 {
-			b.WriteString(" " + w.word)
-		}
+	for _, word := range flagNames(flags, words) {
+		b.WriteString(" " + word)
 	}
 }
+
+// flagNames returns the word for each flag in words that flags has.
+func flagNames(flags uint32, words []flagWord) []string {
+	var names []string
+	for _, w := range words {
+		if flags&w.bit != 0 {
+			names = append(names, w.word)
+		}
+	}
+	return names
+}
+
+// FlagNames names the address's flags as ip prints them, for example
+// [secondary nodad]. Bit 0x01 is "secondary" for IPv4 and "temporary" for
+// IPv6, and IFA_F_PERMANENT, which most addresses have, is left out.
+func (e *AddrEvent) FlagNames() []string {
+	var names []string
+	switch {
+	case e.Flags&0x01 == 0:
+	case e.Family == afInet6:
+		names = append(names, "temporary")
+	default:
+		names = append(names, "secondary")
+	}
+	return append(names, flagNames(e.Flags, addrFlagWords)...)
+}
+
+// FlagNames names the route's next hop flags as ip prints them, for
+// example [onlink linkdown].
+func (e *RouteEvent) FlagNames() []string { return flagNames(e.Flags, nextHopFlagWords) }
 
 // dev returns the name that linkName gives index, or else the index.
 func dev(index int, linkName func(int) string) string {
@@ -149,14 +177,9 @@ func (e *AddrEvent) format(linkName func(int) string) string {
 		fmt.Fprintf(&b, " peer %v", e.Peer)
 	}
 	fmt.Fprintf(&b, " dev %s scope %v", dev(e.Index, linkName), e.Scope)
-	switch {
-	case e.Flags&0x01 == 0:
-	case e.Family == afInet6:
-		b.WriteString(" temporary")
-	default:
-		b.WriteString(" secondary")
+	for _, word := range e.FlagNames() {
+		b.WriteString(" " + word)
 	}
-	writeFlagWords(&b, e.Flags, addrFlagWords)
 	if e.Label != "" {
 		fmt.Fprintf(&b, " label %s", e.Label)
 	}

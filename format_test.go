@@ -70,3 +70,14 @@ func TestFormatNamesLinks(t *testing.T) {
 		})
 	}
 }
+
+func TestFlagNames(t *testing.T) {
+	v4 := &nlevents.AddrEvent{Family: 2, Flags: 0x01 | 0x80}
+	assert.Equal(t, []string{"secondary"}, v4.FlagNames(), "IFA_F_PERMANENT is left out")
+	v6 := &nlevents.AddrEvent{Family: 10, Flags: 0x01 | 0x02 | 0x800}
+	assert.Equal(t, []string{"temporary", "nodad", "stable-privacy"}, v6.FlagNames())
+	assert.Empty(t, (&nlevents.AddrEvent{Family: 2, Flags: 0x80}).FlagNames())
+
+	route := &nlevents.RouteEvent{Flags: 0x04 | 0x10 | 0x200}
+	assert.Equal(t, []string{"onlink", "linkdown"}, route.FlagNames(), "RTM_F_CLONED (0x200) has no word")
+}

@@ -177,6 +177,7 @@ func jsonOf(ev nlevents.Event, linkName func(int) string) jsonEvent {
 	case *nlevents.AddrEvent:
 		j.Type, j.Family, j.Index, j.Prefix, j.Peer = "addr", family(e.Family), e.Index, e.Prefix.String(), addr(e.Peer)
 		j.Scope, j.Label, j.Dev = e.Scope.String(), e.Label, linkName(e.Index)
+		j.LinkFlags = strings.Join(e.FlagNames(), "|")
 	case *nlevents.RouteEvent:
 		routeJSON(&j, e, linkName)
 	case *nlevents.NeighEvent:
@@ -205,7 +206,7 @@ func routeJSON(j *jsonEvent, e *nlevents.RouteEvent, linkName func(int) string) 
 	j.Type, j.Family, j.Dst, j.Src, j.PrefSrc = "route", family(e.Family), prefix(e.Dst), prefix(e.Src), addr(e.PrefSrc)
 	j.Gateway, j.OutIdx, j.Table, j.Proto = addr(e.Gateway), e.OutIndex, e.Table, e.Protocol.String()
 	j.Scope, j.RtType, j.Metric, j.NHID = e.Scope.String(), e.Type.String(), e.Priority, e.NexthopID
-	j.Dev = linkName(e.OutIndex)
+	j.Dev, j.LinkFlags = linkName(e.OutIndex), strings.Join(e.FlagNames(), "|")
 	for _, hop := range e.NextHops {
 		j.NextHop = append(j.NextHop, jsonNextHop{Gateway: addr(hop.Gateway), Index: hop.Index, Dev: linkName(hop.Index),
 			Weight: hop.Weight, Flags: hop.Flags})

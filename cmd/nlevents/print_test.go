@@ -58,3 +58,18 @@ func TestJSONNexthopObject(t *testing.T) {
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"type":"nexthop","action":"new","id":5,"blackhole":true}`, string(blackhole))
 }
+
+// TestJSONAddressAndRouteFlags checks that JSON carries the flags that
+// text lines print, in the same words.
+func TestJSONAddressAndRouteFlags(t *testing.T) {
+	noName := func(int) string { return "" }
+	addr := &nlevents.AddrEvent{Family: 10, Prefix: netip.MustParsePrefix("2001:db8::1/64"), Flags: 0x02 | 0x40 | 0x80}
+	b, err := json.Marshal(jsonOf(addr, noName))
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"flags":"nodad|tentative"`)
+
+	route := &nlevents.RouteEvent{Family: 2, Dst: netip.MustParsePrefix("192.0.2.0/24"), Flags: 0x10}
+	b, err = json.Marshal(jsonOf(route, noName))
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"flags":"linkdown"`)
+}
