@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/jsimonetti/rtnetlink/v2"
@@ -74,7 +75,7 @@ func (c *conn) splitConflicts(changes Changes, index uint32) (Changes, error, er
 			holders[table] = places
 		}
 		if holder, ok := holderOf(holders[table], ch.Route, index); ok {
-			conflicts = append(conflicts, routeConflict{route: ch.Route, holder: c.describe(holder)})
+			conflicts = append(conflicts, routeConflict{route: ch.Route, holder: c.describe(holder, index)})
 			continue
 		}
 		others = append(others, ch)
@@ -104,6 +105,7 @@ type kernelPlace struct {
 	key       routeKey
 	outIndex  uint32 // RTA_OIF, 0 for a multipath route
 	multipath bool
+	hops      []uint32 // the links of a multipath route's next hops
 }
 
 // holderOf returns the route in r's place that is not the link's own.
@@ -117,11 +119,20 @@ func holderOf(places []kernelPlace, r Route, index uint32) (kernelPlace, bool) {
 	return kernelPlace{}, false
 }
 
+// hasHop reports whether one of a multipath route's next hops is through
+// the link.
+func (p kernelPlace) hasHop(index uint32) bool {
+	return index != 0 && slices.Contains(p.hops, index)
+}
+
 // describe names the route p for an error, such as "the route through
-// link vb".
-func (c *conn) describe(p kernelPlace) string {
-	if p.multipath {
-		return "a multipath route, which may hold this link's route already"
+// link vb". index is the link's.
+func (c *conn) describe(p kernelPlace, index uint32) string {
+	switch {
+	case p.hasHop(index):
+		return "a multipath route that already holds a route through this link: the two were merged"
+	case p.multipath:
+		return "a multipath route"
 	}
 	return "the route through link " + c.linkName(p.outIndex)
 }
@@ -162,6 +173,7 @@ const (
 	rtaTable     = 15
 	rtaNhID      = 30
 	rtmsgLen     = 12
+	rtnexthopLen = 8
 )
 
 // parsePlace reads an RTM_NEWROUTE message of a dump, and reports whether
@@ -198,7 +210,7 @@ func parsePlace(m netlink.Message, table uint32) (kernelPlace, bool) {
 		case rtaPriority:
 			p.key.metric = nativeUint32(data)
 		case rtaMultipath:
-			p.multipath = true
+			p.multipath, p.hops = true, hopIndexes(data)
 		case rtaTable:
 			p.key.table = nativeUint32(data)
 		case rtaNhID:
@@ -209,6 +221,21 @@ func parsePlace(m netlink.Message, table uint32) (kernelPlace, bool) {
 		return kernelPlace{}, false
 	}
 	return p, true
+}
+
+// hopIndexes reads the link of each struct rtnexthop in RTA_MULTIPATH:
+// a 2-byte length, flags, hops and the 4-byte ifindex, then attributes.
+func hopIndexes(b []byte) []uint32 {
+	var indexes []uint32
+	for len(b) >= rtnexthopLen {
+		length := int(binary.NativeEndian.Uint16(b))
+		if length < rtnexthopLen || length > len(b) {
+			break
+		}
+		indexes = append(indexes, binary.NativeEndian.Uint32(b[4:8]))
+		b = b[min(len(b), (length+3)&^3):]
+	}
+	return indexes
 }
 
 func nativeUint32(b []byte) uint32 {

@@ -192,3 +192,17 @@ func TestIntegrationIPv6RouteConflictNewLink(t *testing.T) {
 	assert.Empty(t, done)
 	assert.False(t, linkExists(ns, "vc"), "Apply created the link despite the conflict")
 }
+
+// TestIntegrationIPv6MergedRouteNamed checks the message when the link's
+// route was merged with another link's into a multipath route, which
+// holds the place that the description's route needs.
+func TestIntegrationIPv6MergedRouteNamed(t *testing.T) {
+	ns := newIPv6NS(t)
+	ns.IP(t, "-6", "route", "add", "2001:db8:9::/64", "via", "2001:db8:1::2", "dev", "va", "metric", "5")
+	ns.IP(t, "-6", "route", "append", "2001:db8:9::/64", "via", "2001:db8:2::2", "dev", "vb", "metric", "5")
+	spec := Link{Name: "va", Routes: []Route{{Destination: netip.MustParsePrefix("2001:db8:9::/64"), Gateway: netip.MustParseAddr("2001:db8:1::3"), Metric: 5}}}
+
+	_, err := Plan(context.Background(), spec, WithNetNSPath(ns.Path))
+	require.ErrorIs(t, err, ErrRouteConflict)
+	assert.ErrorContains(t, err, "a multipath route that already holds a route through this link")
+}
