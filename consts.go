@@ -106,10 +106,19 @@ const (
 
 	nhaID        = 1
 	nhaGroup     = 2
+	nhaGroupType = 3
 	nhaBlackhole = 4
 	nhaOif       = 5
 	nhaGateway   = 6
 	nhaFDB       = 11
+	nhaOpFlags   = 14
+
+	// nexthopGrpTypeResilient is NEXTHOP_GRP_TYPE_RES in NHA_GROUP_TYPE.
+	nexthopGrpTypeResilient = 1
+	// nhaOpFlagGroupHighByte is NHA_OP_FLAG_RESP_GRP_RESVD_0: the kernel
+	// sets the byte after each member's weight, which older kernels left
+	// uninitialised, and which now holds the weight's high byte.
+	nhaOpFlagGroupHighByte = 1 << 31
 
 	// nexthopGrpLen is the size of struct nexthop_grp: id, weight - 1,
 	// the weight's high byte and a reserved field.

@@ -326,13 +326,19 @@ func decodeNexthop(h netlink.Header, msg []byte) (Event, error) {
 	hdr, attrs := fixedHeader(r, nhmsgLen)
 	*ev = NexthopEvent{Info: infoOf(h), Family: hdr[0], Flags: binary.NativeEndian.Uint32(hdr[4:8]), raw: r}
 
-	var groupErr error
+	// NHA_OP_FLAGS comes after NHA_GROUP and says how to read it.
+	var group []byte
+	var opFlags uint32
 	for typ, data, ok := attrs.next(); ok; typ, data, ok = attrs.next() {
 		switch typ {
 		case nhaID:
 			ev.ID, _ = u32(data)
 		case nhaGroup:
-			ev.Group, groupErr = nexthopGroup(data)
+			group = data
+		case nhaGroupType:
+			ev.Resilient = len(data) >= 2 && binary.NativeEndian.Uint16(data) == nexthopGrpTypeResilient
+		case nhaOpFlags:
+			opFlags, _ = u32(data)
 		case nhaBlackhole:
 			ev.Blackhole = true
 		case nhaOif:
@@ -344,23 +350,29 @@ func decodeNexthop(h netlink.Header, msg []byte) (Event, error) {
 			ev.FDB = true
 		}
 	}
+
+	var groupErr error
+	if group != nil {
+		ev.Group, groupErr = nexthopGroup(group, opFlags&nhaOpFlagGroupHighByte != 0)
+	}
 	return ev, firstErr(attrs.Err(), groupErr, "NHA_GROUP")
 }
 
 // nexthopGroup reads NHA_GROUP, an array of struct nexthop_grp. The kernel
-// stores each weight minus one, in a low byte and, in newer kernels, a high
-// byte that older ones leave 0.
-func nexthopGroup(b []byte) ([]NexthopMember, error) {
+// stores each weight minus one in a low byte and, when highByte (Linux 6.12
+// and later), a high byte; older kernels may leave garbage there.
+func nexthopGroup(b []byte, highByte bool) ([]NexthopMember, error) {
 	if len(b)%nexthopGrpLen != 0 {
 		return nil, fmt.Errorf("%d bytes, not a whole number of %d-byte members", len(b), nexthopGrpLen)
 	}
 	members := make([]NexthopMember, len(b)/nexthopGrpLen)
 	for i := range members {
 		m := b[i*nexthopGrpLen:]
-		members[i] = NexthopMember{
-			ID:     binary.NativeEndian.Uint32(m),
-			Weight: (int(m[4]) | int(m[5])<<8) + 1,
+		weight := int(m[4])
+		if highByte {
+			weight |= int(m[5]) << 8
 		}
+		members[i] = NexthopMember{ID: binary.NativeEndian.Uint32(m), Weight: weight + 1}
 	}
 	return members, nil
 }

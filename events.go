@@ -264,7 +264,11 @@ func (e *RuleEvent) Raw() []byte { return e.raw }
 // NexthopEvent reports a nexthop object added or removed (RTM_NEWNEXTHOP,
 // RTM_DELNEXTHOP), from the Nexthop group: a single next hop (a gateway, a
 // link or both), a blackhole, or a group of other nexthop objects.
-// rtnetlink/v2 has no decoder for these messages; Raw has the bytes.
+// rtnetlink/v2 has no decoder for these messages; Raw has the bytes, with
+// what is not decoded here (a resilient group's buckets, encapsulation).
+//
+// The kernel removes the nexthop objects of a link that goes down, and the
+// groups left empty, without a notification; a dump shows what remains.
 type NexthopEvent struct {
 	Info
 
@@ -277,8 +281,10 @@ type NexthopEvent struct {
 	Flags     uint32     // nh_flags, RTNH_F_* such as onlink and linkdown
 
 	// Group lists the members of a group (NHA_GROUP), nil for a single
-	// next hop.
-	Group []NexthopMember
+	// next hop. Resilient is set for a resilient group (NHA_GROUP_TYPE),
+	// whose buckets keep flows on their member when members change.
+	Group     []NexthopMember
+	Resilient bool
 
 	raw raw
 }
@@ -286,7 +292,7 @@ type NexthopEvent struct {
 // NexthopMember is one nexthop object of a group, with its weight.
 type NexthopMember struct {
 	ID     uint32
-	Weight int // 1 to 65536
+	Weight int // 1 to 65535 (255 before Linux 6.12)
 }
 
 // Raw returns the message's bytes; see LinkEvent.Raw.

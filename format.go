@@ -305,6 +305,9 @@ func (e *NexthopEvent) format(linkName func(int) string) string {
 			}
 		}
 	}
+	if e.Resilient {
+		b.WriteString(" type resilient")
+	}
 	if e.Gateway.IsValid() {
 		fmt.Fprintf(&b, " via %v", e.Gateway)
 	}
@@ -320,6 +323,14 @@ func (e *NexthopEvent) format(linkName func(int) string) string {
 	writeFlagWords(&b, e.Flags, nextHopFlagWords)
 	return b.String()
 }
+
+// FlagNames names the nexthop object's flags as ip prints them, for
+// example [onlink].
+func (e *NexthopEvent) FlagNames() []string { return flagNames(e.Flags, nextHopFlagWords) }
+
+// FlagNames names the next hop's flags as ip prints them, for example
+// [linkdown].
+func (h NextHop) FlagNames() []string { return flagNames(uint32(h.Flags), nextHopFlagWords) }
 
 // String names the message type and its size, for example
 // "raw RTM_NEWQDISC 52 bytes".

@@ -54,6 +54,8 @@ func TestFormatNamesLinks(t *testing.T) {
 			"new nexthop id 9 group 7/8,300"},
 		{&nlevents.NexthopEvent{ID: 5, Blackhole: true},
 			"new nexthop id 5 blackhole"},
+		{&nlevents.NexthopEvent{ID: 11, Resilient: true, Group: []nlevents.NexthopMember{{ID: 7, Weight: 200}, {ID: 8, Weight: 256}}},
+			"new nexthop id 11 group 7,200/8,256 type resilient"},
 		{&nlevents.RuleEvent{Family: 2, Priority: 100, Table: 10},
 			"new rule inet 100: from all lookup 10"},
 		{&nlevents.RuleEvent{Family: 10, Priority: 100, Table: 10},

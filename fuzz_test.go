@@ -2,6 +2,7 @@ package nlevents
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
@@ -599,4 +600,49 @@ func scanAttrs(payload []byte, hdrLen int, sizes map[uint16]int, nested map[uint
 	}
 	scan.comparable = ad.Err() == nil
 	return scan
+}
+
+// FuzzDecodeNexthop checks nexthop object messages. rtnetlink/v2 has no
+// decoder to compare with, so mdlayher/netlink's attribute walk reads the
+// ID and the group's size independently of the lean decoder.
+func FuzzDecodeNexthop(f *testing.F) {
+	addKindSeeds(f, rtmNewNexthop, rtmDelNexthop)
+	member := func(id uint32, low, high byte) []byte { return append(le32(id), low, high, 0, 0) }
+	f.Add(bytes.Join([][]byte{make([]byte, nhmsgLen), nlAttr(nhaID, le32(9)),
+		nlAttr(nhaGroup, member(7, 0, 0), member(8, 0x2b, 0x01)), nlAttr(nhaGroupType, []byte{1, 0}),
+		nlAttr(nhaOpFlags, le32(nhaOpFlagGroupHighByte))}, nil), false)
+	f.Add(bytes.Join([][]byte{{2, 0, 0, 0, 4, 0, 0, 0}, nlAttr(nhaID, le32(7)), nlAttr(nhaGateway, []byte{192, 0, 2, 1}),
+		nlAttr(nhaOif, le32(3)), nlAttr(nhaFDB)}, nil), true)
+
+	f.Fuzz(func(t *testing.T, payload []byte, deleted bool) {
+		h, msg := kindMessage(rtmNewNexthop, rtmDelNexthop, payload, deleted)
+		ev, err := checkDecoded(t, h, msg, 0)
+		checkFraming(t, payload, nhmsgLen, err)
+		if err != nil {
+			return
+		}
+
+		e := ev.(*NexthopEvent)
+		if len(payload) <= nhmsgLen {
+			return
+		}
+		ad, adErr := netlink.NewAttributeDecoder(payload[nhmsgLen:])
+		if adErr != nil {
+			return
+		}
+		var id uint32
+		members := 0
+		for ad.Next() {
+			switch data := ad.Bytes(); ad.Type() {
+			case nhaID:
+				if len(data) >= 4 {
+					id = binary.NativeEndian.Uint32(data)
+				}
+			case nhaGroup:
+				members = len(data) / nexthopGrpLen
+			}
+		}
+		check(t, "id", e.ID, id)
+		check(t, "group members", len(e.Group), members)
+	})
 }

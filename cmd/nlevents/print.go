@@ -137,6 +137,8 @@ type jsonEvent struct {
 	ID        uint32            `json:"id,omitempty"`
 	Group     []jsonGroupMember `json:"group,omitempty"`
 	Blackhole bool              `json:"blackhole,omitempty"`
+	FDB       bool              `json:"fdb,omitempty"`
+	Resilient bool              `json:"resilient,omitempty"`
 	Bytes     int               `json:"bytes,omitempty"`
 	Resync    bool              `json:"resync,omitempty"`
 }
@@ -151,7 +153,7 @@ type jsonNextHop struct {
 	Index   int    `json:"oif"`
 	Dev     string `json:"dev,omitempty"`
 	Weight  int    `json:"weight"`
-	Flags   uint8  `json:"flags,omitempty"`
+	Flags   string `json:"flags,omitempty"`
 }
 
 // jsonOf builds the JSON form of ev; linkName names the links it refers
@@ -188,7 +190,8 @@ func jsonOf(ev nlevents.Event, linkName func(int) string) jsonEvent {
 		j.Src, j.Dst, j.IIFName, j.OIFName = prefix(e.Src), prefix(e.Dst), e.IIFName, e.OIFName
 	case *nlevents.NexthopEvent:
 		j.Type, j.Family, j.ID, j.Gateway, j.OutIdx = "nexthop", family(e.Family), e.ID, addr(e.Gateway), e.OutIndex
-		j.Dev, j.Blackhole = linkName(e.OutIndex), e.Blackhole
+		j.Dev, j.Blackhole, j.FDB, j.Resilient = linkName(e.OutIndex), e.Blackhole, e.FDB, e.Resilient
+		j.LinkFlags = strings.Join(e.FlagNames(), "|")
 		for _, m := range e.Group {
 			j.Group = append(j.Group, jsonGroupMember{ID: m.ID, Weight: m.Weight})
 		}
@@ -209,7 +212,7 @@ func routeJSON(j *jsonEvent, e *nlevents.RouteEvent, linkName func(int) string) 
 	j.Dev, j.LinkFlags = linkName(e.OutIndex), strings.Join(e.FlagNames(), "|")
 	for _, hop := range e.NextHops {
 		j.NextHop = append(j.NextHop, jsonNextHop{Gateway: addr(hop.Gateway), Index: hop.Index, Dev: linkName(hop.Index),
-			Weight: hop.Weight, Flags: hop.Flags})
+			Weight: hop.Weight, Flags: strings.Join(hop.FlagNames(), "|")})
 	}
 }
 

@@ -57,6 +57,22 @@ func TestJSONNexthopObject(t *testing.T) {
 	blackhole, err := json.Marshal(jsonOf(&nlevents.NexthopEvent{ID: 5, Blackhole: true}, names))
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"type":"nexthop","action":"new","id":5,"blackhole":true}`, string(blackhole))
+
+	fdb, err := json.Marshal(jsonOf(&nlevents.NexthopEvent{ID: 6, Family: 2, Gateway: netip.MustParseAddr("192.0.2.3"), FDB: true, Flags: 0x04}, names))
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"type":"nexthop","action":"new","family":"inet","id":6,"gateway":"192.0.2.3","fdb":true,"flags":"onlink"}`, string(fdb))
+
+	resilient, err := json.Marshal(jsonOf(&nlevents.NexthopEvent{ID: 11, Resilient: true, Group: []nlevents.NexthopMember{{ID: 7, Weight: 1}}}, names))
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"type":"nexthop","action":"new","id":11,"group":[{"id":7,"weight":1}],"resilient":true}`, string(resilient))
+}
+
+func TestJSONNextHopFlagsAreWords(t *testing.T) {
+	route := &nlevents.RouteEvent{Family: 2, Dst: netip.MustParsePrefix("192.0.2.0/24"),
+		NextHops: []nlevents.NextHop{{Index: 3, Weight: 1, Flags: 0x10}}}
+	b, err := json.Marshal(jsonOf(route, func(int) string { return "" }))
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"nexthops":[{"oif":3,"weight":1,"flags":"linkdown"}]`)
 }
 
 // TestJSONAddressAndRouteFlags checks that JSON carries the flags that
