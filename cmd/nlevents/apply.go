@@ -37,7 +37,7 @@ func parseApplyFlags(args []string, stderr io.Writer) (applyOptions, error) {
 
 	fs.StringVar(&opts.file, "f", "", "read the link description from JSON `file` (- for standard input)")
 	fs.BoolVar(&opts.dryRun, "dry-run", false, "print the changes that would be made, and make none")
-	fs.BoolVar(&opts.enforce, "enforce", false, "after applying, keep the link in the described state until interrupted, printing each correction; a missing link, a route conflict or a change the kernel rejects is printed and does not end it")
+	fs.BoolVar(&opts.enforce, "enforce", false, "apply, then keep the link in the described state until interrupted, printing each correction; an error that may clear (a missing link, a route conflict) is printed once and enforcement goes on, while missing privileges or a value the link rejects end it with status 1")
 	fs.StringVar(&opts.netns, "netns", "", "work in the network namespace at `path` (for example /run/netns/NAME) instead of this one")
 	if err := fs.Parse(args); err != nil {
 		return opts, err
@@ -98,21 +98,35 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return report(stdout, stderr, changes, err)
 	}
 
-	changes, err := apply.Apply(ctx, spec, applyOpts...)
-	status := report(stdout, stderr, changes, err)
-	if !opts.enforce || (err != nil && !laterCheckMayFix(err)) {
-		return status
+	if opts.enforce {
+		// Enforce's first check applies the description and reports the
+		// changes as its first correction.
+		e := &enforcement{stdout: stdout, stderr: stderr}
+		return e.run(ctx, spec, applyOpts)
 	}
-	return enforce(ctx, spec, applyOpts, stdout, stderr)
+	changes, err := apply.Apply(ctx, spec, applyOpts...)
+	return report(stdout, stderr, changes, err)
 }
 
-// laterCheckMayFix reports whether -enforce goes on after the first apply
-// failed with err: the link may appear, the other route may go, and the
-// kernel may accept the change later. Enforce then makes what changes it
-// can and reports the rest.
-func laterCheckMayFix(err error) bool {
+// permanent reports whether -enforce ends after err, because no later
+// check can do better: the description does not fit the link (its kind),
+// the program lacks privileges, or the link rejects a value. A missing
+// link, a route conflict and a change rejected for the state of the moment
+// may clear, and enforcement goes on.
+func permanent(err error) bool {
+	if errors.Is(err, apply.ErrInvalidSpec) {
+		return true
+	}
 	var applyErr *apply.ApplyError
-	return errors.Is(err, apply.ErrLinkNotFound) || errors.Is(err, apply.ErrRouteConflict) || errors.As(err, &applyErr)
+	if !errors.As(err, &applyErr) {
+		return false
+	}
+	for _, errno := range permanentErrnos {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
 }
 
 // readSpec decodes the description in the file at path, or on standard
@@ -143,12 +157,23 @@ func report(stdout, stderr io.Writer, changes apply.Changes, err error) int {
 	return 0
 }
 
-// enforce prints each correction until ctx ends. Errors are printed and
-// enforcement goes on, unless the subscription fails.
-func enforce(ctx context.Context, spec apply.Link, opts []apply.Option, stdout, stderr io.Writer) int {
-	corrections, errs, err := apply.Enforce(ctx, spec, opts...)
+// enforcement prints what Enforce reports until ctx ends.
+type enforcement struct {
+	stdout, stderr io.Writer
+	// lastErr is the text of the error printed last, so that an error
+	// that repeats at each retry is printed once until a correction.
+	lastErr string
+}
+
+// run prints each correction until ctx ends. Errors are printed and
+// enforcement goes on, unless the error is permanent or the subscription
+// fails: then run returns 1.
+func (e *enforcement) run(ctx context.Context, spec apply.Link, opts []apply.Option) int {
+	enforceCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	corrections, errs, err := apply.Enforce(enforceCtx, spec, opts...)
 	if err != nil {
-		printApplyError(stderr, "", err)
+		printApplyError(e.stderr, "", err)
 		return 1
 	}
 
@@ -160,15 +185,21 @@ func enforce(ctx context.Context, spec apply.Link, opts []apply.Option, stdout, 
 				corrections = nil
 				continue
 			}
-			fmt.Fprintln(stdout, c)
+			e.printCorrection(c)
 		case err, ok := <-errs:
 			if !ok {
 				errs = nil
 				continue
 			}
-			printApplyError(stderr, "", err)
 			status = 1
+			e.printErr(err)
+			if permanent(err) {
+				stop() // both channels close soon after
+			}
 		}
+	}
+	if enforceCtx.Err() != nil && ctx.Err() == nil {
+		return 1 // stopped after a permanent error
 	}
 	if ctx.Err() != nil {
 		return 0 // interrupted, as -enforce expects
@@ -188,4 +219,20 @@ func printApplyError(stderr io.Writer, where string, err error) {
 	for _, e := range errs {
 		fmt.Fprintf(stderr, "nlevents apply: %s%s\n", where, strings.TrimPrefix(e.Error(), "apply: "))
 	}
+}
+
+// printCorrection prints the correction's lines.
+func (e *enforcement) printCorrection(c apply.Correction) {
+	fmt.Fprintln(e.stdout, c)
+	e.lastErr = ""
+}
+
+// printErr prints err unless it is the error printed last with no
+// correction since: each retry meets an error that persists.
+func (e *enforcement) printErr(err error) {
+	if err.Error() == e.lastErr {
+		return
+	}
+	printApplyError(e.stderr, "", err)
+	e.lastErr = err.Error()
 }

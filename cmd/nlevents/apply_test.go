@@ -6,10 +6,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/nlevents/nlevents/apply"
 	"github.com/nlevents/nlevents/testutil"
 )
 
@@ -258,14 +262,16 @@ func TestIntegrationApplyCommandEnforceConflictAtStart(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stdout := newLineWriter()
-	var stderr bytes.Buffer
+	stdout, stderr := newLineWriter(), newLineWriter()
 	done := make(chan int)
 	go func() {
-		done <- run(ctx, []string{"apply", "-f", path, "-netns", ns.Path, "-enforce"}, stdout, &stderr)
+		done <- run(ctx, []string{"apply", "-f", path, "-netns", ns.Path, "-enforce"}, stdout, stderr)
 	}()
 
 	stdout.waitLine(t, "set mtu 1500 -> 9000")
+	stderr.waitLine(t, "nlevents apply: route conflict: the route to 2001:db8:9::/64 via 2001:db8:1::2")
+	assert.Contains(t, ns.IP(t, "link", "show", "dev", "va"), "mtu 9000")
+
 	cancel()
 	select {
 	case status := <-done:
@@ -273,11 +279,26 @@ func TestIntegrationApplyCommandEnforceConflictAtStart(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("apply -enforce did not end within 5s of cancellation")
 	}
-	stdout.w.Close()
-	for range stdout.lines {
+	for _, w := range []*lineWriter{stdout, stderr} {
+		w.w.Close()
+		for range w.lines {
+		}
 	}
-	assert.Contains(t, stderr.String(), "nlevents apply: route conflict: the route to 2001:db8:9::/64 via 2001:db8:1::2")
-	assert.Contains(t, ns.IP(t, "link", "show", "dev", "va"), "mtu 9000")
+}
+
+func TestEnforcementPrintsRepeatedErrorOnce(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	e := &enforcement{stdout: &stdout, stderr: &stderr}
+	conflict := fmt.Errorf("%w: the route to 2001:db8:9::/64 would merge", apply.ErrRouteConflict)
+
+	e.printErr(conflict)
+	e.printErr(conflict)
+	assert.Equal(t, 1, strings.Count(stderr.String(), "route conflict"), "a retry that meets the same error prints nothing")
+
+	e.printCorrection(apply.Correction{Link: "va", Changes: apply.Changes{{Action: apply.SetMTU, Link: "va", From: "1500", To: "9000"}}})
+	e.printErr(conflict)
+	assert.Equal(t, 2, strings.Count(stderr.String(), "route conflict"), "after a correction, the error is printed again")
+	assert.Equal(t, "set mtu 1500 -> 9000\n", stdout.String())
 }
 
 // TestApplyCommandEnforceInvalidSpecExits checks that -enforce ends at once
@@ -290,4 +311,56 @@ func TestApplyCommandEnforceInvalidSpecExits(t *testing.T) {
 	assert.Equal(t, 1, status)
 	assert.Empty(t, stdout)
 	assert.Contains(t, stderr, `invalid routes[0].gateway "203.0.113.1"`)
+}
+
+func TestPermanentErrors(t *testing.T) {
+	change := apply.Change{Action: apply.SetMTU, Link: "va"}
+	cases := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"missing link", fmt.Errorf("%w: no link named va", apply.ErrLinkNotFound), false},
+		{"route conflict", fmt.Errorf("wrapped: %w", apply.ErrRouteConflict), false},
+		{"link gone during the change", &apply.ApplyError{Change: change, Err: syscall.ENODEV}, false},
+		{"link down", &apply.ApplyError{Change: change, Err: syscall.ENETDOWN}, false},
+		{"failed read", errors.New("apply: read link va: timed out"), false},
+		{"no privilege", &apply.ApplyError{Change: change, Err: syscall.EPERM}, true},
+		{"value the link rejects", &apply.ApplyError{Change: change, Err: syscall.EINVAL}, true},
+		{"kind of the existing link", &apply.SpecError{Field: "kind", Value: "bridge", Reason: "link va exists with kind veth"}, true},
+	}
+	for _, tc := range cases {
+		assert.Equal(t, tc.want, permanent(tc.err), tc.name)
+	}
+}
+
+// TestIntegrationApplyCommandEnforceExitsOnPermanentError checks that
+// -enforce ends with status 1 when the link rejects a value, which no later
+// check can change, rather than retrying forever.
+func TestIntegrationApplyCommandEnforceExitsOnPermanentError(t *testing.T) {
+	ns := testutil.NewNetNS(t)
+	ns.IP(t, "tuntap", "add", "tap0", "mode", "tap")
+	path := writeSpec(t, `{"name": "tap0", "mtu": 65535}`)
+
+	done := make(chan struct {
+		status         int
+		stdout, stderr string
+	}, 1)
+	go func() {
+		var stdout, stderr bytes.Buffer
+		status := run(context.Background(), []string{"apply", "-f", path, "-netns", ns.Path, "-enforce"}, &stdout, &stderr)
+		done <- struct {
+			status         int
+			stdout, stderr string
+		}{status, stdout.String(), stderr.String()}
+	}()
+
+	select {
+	case r := <-done:
+		assert.Equal(t, 1, r.status)
+		assert.Contains(t, r.stderr, "set mtu 1500 -> 65535 failed: EINVAL")
+		assert.Equal(t, 1, strings.Count(r.stderr, "EINVAL"), "stderr:\n%s", r.stderr)
+	case <-time.After(10 * time.Second):
+		t.Fatal("apply -enforce went on after an error that no check can fix")
+	}
 }
