@@ -2,7 +2,9 @@ package nlevents
 
 import (
 	"fmt"
+	"maps"
 	"math/bits"
+	"slices"
 	"strings"
 )
 
@@ -141,7 +143,7 @@ func ParseGroups(list string) (Groups, error) {
 
 		bit, ok := lookupGroup(name)
 		if !ok {
-			return 0, fmt.Errorf("nlevents: unknown group %q: use addr, route, rule, all or one of %s", field, knownGroups())
+			return 0, fmt.Errorf("nlevents: unknown group %q: use one of %s", field, knownGroups())
 		}
 		g |= bit
 	}
@@ -152,9 +154,10 @@ func ParseGroups(list string) (Groups, error) {
 	return g, nil
 }
 
-// knownGroups lists the group names in the kernel's order.
+// knownGroups lists the aliases, sorted, then the group names in the
+// kernel's order.
 func knownGroups() string {
-	var names []string
+	names := slices.Sorted(maps.Keys(groupAliases))
 	for _, name := range groupNames {
 		if name != "" {
 			names = append(names, name)

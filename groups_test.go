@@ -23,7 +23,7 @@ func TestParseGroupsAliasesAndErrors(t *testing.T) {
 
 	_, err = ParseGroups("link,bogus")
 	assert.ErrorContains(t, err, `unknown group "bogus"`)
-	assert.ErrorContains(t, err, "use addr, route, rule, all or one of link, notify, neigh, tc, ipv4-addr,", "the error lists the names")
+	assert.ErrorContains(t, err, "use one of addr, all, route, rule, link, notify, neigh, tc, ipv4-addr,", "the error lists the names")
 	assert.ErrorContains(t, err, "ipv6-acaddr")
 	_, err = ParseGroups(",|")
 	assert.ErrorContains(t, err, "names no group")

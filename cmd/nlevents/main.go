@@ -127,11 +127,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if ctx.Err() != nil {
 		return 0 // interrupted while reading the link names
 	}
-	overrunHint := "notifications were lost: raise -rcvbuf, or add -existing to dump the current state again after each loss"
-	if opts.existing {
-		overrunHint = "notifications were lost: the current state follows again, ending with a sync line"
+	return monitor(nlevents.Stream(ctx, groups, subOpts...), p, stderr, overrunHint(opts.existing))
+}
+
+// overrunHint says what to do after an overrun. With -existing the
+// program resyncs, so the hint says what follows instead.
+func overrunHint(existing bool) string {
+	if existing {
+		return "notifications were lost: the current state follows again, ending with a sync line"
 	}
-	return monitor(nlevents.Stream(ctx, groups, subOpts...), p, stderr, overrunHint)
+	return "notifications were lost: raise -rcvbuf, or add -existing to dump the current state again after each loss"
 }
 
 // monitor prints until the stream ends. Non-terminal errors are printed and

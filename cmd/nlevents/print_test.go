@@ -89,3 +89,8 @@ func TestJSONAddressAndRouteFlags(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(b), `"flags":"linkdown"`)
 }
+
+func TestOverrunHintFitsTheFlags(t *testing.T) {
+	assert.Contains(t, overrunHint(false), "raise -rcvbuf, or add -existing")
+	assert.Contains(t, overrunHint(true), "the current state follows again", "-existing resyncs after an overrun")
+}
