@@ -23,7 +23,7 @@ var ErrRouteConflict = errors.New("apply: route conflict")
 // routeConflict is one route change that ErrRouteConflict reports.
 type routeConflict struct {
 	route  Route
-	holder string // the route in its place, such as "the route through link vb"
+	reason string // such as "would merge with the route through link vb"
 }
 
 // conflictError reports route changes left out because of a conflict. It
@@ -35,8 +35,8 @@ type conflictError struct {
 func (e *conflictError) Error() string {
 	parts := make([]string, len(e.conflicts))
 	for i, c := range e.conflicts {
-		parts[i] = fmt.Sprintf("the route to %v via %v (table %d, metric %d) would merge with %s",
-			c.route.Destination, c.route.Gateway, c.route.table(), c.route.metric(), c.holder)
+		parts[i] = fmt.Sprintf("the route to %v via %v (table %d, metric %d) %s",
+			c.route.Destination, c.route.Gateway, c.route.table(), c.route.metric(), c.reason)
 	}
 	return fmt.Sprintf("%v: %s; the kernel merges IPv6 routes through gateways that share a destination, table and metric into one multipath route: delete the other route or give this one another metric",
 		ErrRouteConflict, strings.Join(parts, "; "))
@@ -75,7 +75,7 @@ func (c *conn) splitConflicts(changes Changes, index uint32) (Changes, error, er
 			holders[table] = places
 		}
 		if holder, ok := holderOf(holders[table], ch.Route, index); ok {
-			conflicts = append(conflicts, routeConflict{route: ch.Route, holder: c.describe(holder, index)})
+			conflicts = append(conflicts, routeConflict{route: ch.Route, reason: c.describe(holder, ch.Route, index)})
 			continue
 		}
 		others = append(others, ch)
@@ -105,7 +105,7 @@ type kernelPlace struct {
 	key       routeKey
 	outIndex  uint32 // RTA_OIF, 0 for a multipath route
 	multipath bool
-	hops      []uint32 // the links of a multipath route's next hops
+	hops      []placeHop // a multipath route's next hops
 }
 
 // holderOf returns the route in r's place that is not the link's own.
@@ -119,22 +119,43 @@ func holderOf(places []kernelPlace, r Route, index uint32) (kernelPlace, bool) {
 	return kernelPlace{}, false
 }
 
-// hasHop reports whether one of a multipath route's next hops is through
-// the link.
-func (p kernelPlace) hasHop(index uint32) bool {
-	return index != 0 && slices.Contains(p.hops, index)
+// placeHop is one next hop of a multipath route.
+type placeHop struct {
+	index   uint32
+	gateway netip.Addr
 }
 
-// describe names the route p for an error, such as "the route through
-// link vb". index is the link's.
-func (c *conn) describe(p kernelPlace, index uint32) string {
-	switch {
-	case p.hasHop(index):
-		return "a multipath route that already holds a route through this link: the two were merged"
-	case p.multipath:
-		return "a multipath route"
+// describe explains how r conflicts with the route p, for an error: "would
+// merge with the route through link vb", or for a multipath route, which
+// of its next hops are this link's. index is the link's.
+func (c *conn) describe(p kernelPlace, r Route, index uint32) string {
+	if !p.multipath {
+		return "would merge with the route through link " + c.linkName(p.outIndex)
 	}
-	return "the route through link " + c.linkName(p.outIndex)
+
+	var others []string
+	mine, exact := false, false
+	for _, hop := range p.hops {
+		if index != 0 && hop.index == index {
+			mine = true
+			exact = exact || hop.gateway == r.Gateway
+			continue
+		}
+		if name := c.linkName(hop.index); !slices.Contains(others, name) {
+			others = append(others, name)
+		}
+	}
+	through := "link " + strings.Join(others, ", ")
+	if len(others) > 1 {
+		through = "links " + strings.Join(others, ", ")
+	}
+	switch {
+	case exact:
+		return "is already a next hop of a multipath route, merged with the route through " + through
+	case mine:
+		return "would merge with a multipath route through this link and " + through
+	}
+	return "would merge with a multipath route through " + through
 }
 
 // gatewayPlaces reads the IPv6 routes of table that a route through a
@@ -210,7 +231,7 @@ func parsePlace(m netlink.Message, table uint32) (kernelPlace, bool) {
 		case rtaPriority:
 			p.key.metric = nativeUint32(data)
 		case rtaMultipath:
-			p.multipath, p.hops = true, hopIndexes(data)
+			p.multipath, p.hops = true, multipathHops(data)
 		case rtaTable:
 			p.key.table = nativeUint32(data)
 		case rtaNhID:
@@ -223,19 +244,28 @@ func parsePlace(m netlink.Message, table uint32) (kernelPlace, bool) {
 	return p, true
 }
 
-// hopIndexes reads the link of each struct rtnexthop in RTA_MULTIPATH:
-// a 2-byte length, flags, hops and the 4-byte ifindex, then attributes.
-func hopIndexes(b []byte) []uint32 {
-	var indexes []uint32
+// multipathHops reads the struct rtnexthop entries of RTA_MULTIPATH: a
+// 2-byte length, flags, hops and the 4-byte ifindex, then attributes, of
+// which RTA_GATEWAY is read.
+func multipathHops(b []byte) []placeHop {
+	var hops []placeHop
 	for len(b) >= rtnexthopLen {
 		length := int(binary.NativeEndian.Uint16(b))
 		if length < rtnexthopLen || length > len(b) {
 			break
 		}
-		indexes = append(indexes, binary.NativeEndian.Uint32(b[4:8]))
+		hop := placeHop{index: binary.NativeEndian.Uint32(b[4:8])}
+		if ad, err := netlink.NewAttributeDecoder(b[rtnexthopLen:length]); err == nil {
+			for ad.Next() {
+				if ad.Type() == rtaGateway {
+					hop.gateway, _ = netip.AddrFromSlice(ad.Bytes())
+				}
+			}
+		}
+		hops = append(hops, hop)
 		b = b[min(len(b), (length+3)&^3):]
 	}
-	return indexes
+	return hops
 }
 
 func nativeUint32(b []byte) uint32 {

@@ -2,22 +2,25 @@ package apply
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 )
 
-func TestHopIndexesStopsAtBadLength(t *testing.T) {
-	hop := func(length uint16, index uint32) []byte {
-		b := make([]byte, length)
-		binary.NativeEndian.PutUint16(b, length)
+func TestMultipathHops(t *testing.T) {
+	hop := func(index uint32, attrs ...byte) []byte {
+		b := make([]byte, rtnexthopLen, rtnexthopLen+len(attrs))
+		binary.NativeEndian.PutUint16(b, uint16(rtnexthopLen+len(attrs)))
 		binary.NativeEndian.PutUint32(b[4:], index)
-		return b
+		return append(b, attrs...)
 	}
-	two := append(hop(8, 3), hop(24, 4)...)
-	assert.Equal(t, []uint32{3, 4}, hopIndexes(two))
+	gateway := []byte{20, 0, rtaGateway, 0, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}
 
-	bad := append(hop(8, 3), 0xff, 0xff, 0, 0, 9, 0, 0, 0) // a length past the end
-	assert.Equal(t, []uint32{3}, hopIndexes(bad))
-	assert.Empty(t, hopIndexes([]byte{4, 0, 0, 0}), "shorter than a struct rtnexthop")
+	two := append(hop(3), hop(4, gateway...)...)
+	assert.Equal(t, []placeHop{{index: 3}, {index: 4, gateway: netip.MustParseAddr("2001:db8::2")}}, multipathHops(two))
+
+	bad := append(hop(3), 0xff, 0xff, 0, 0, 9, 0, 0, 0) // a length past the end
+	assert.Equal(t, []placeHop{{index: 3}}, multipathHops(bad))
+	assert.Empty(t, multipathHops([]byte{4, 0, 0, 0}), "shorter than a struct rtnexthop")
 }

@@ -116,7 +116,7 @@ func TestIntegrationIPv6GatewayRouteConflict(t *testing.T) {
 		holder string
 	}{
 		{"single route", "2001:db8:9::/64", 0, "would merge with the route through link vb"},
-		{"multipath route", "2001:db8:8::/64", 0, "would merge with a multipath route"},
+		{"multipath route", "2001:db8:8::/64", 0, "would merge with a multipath route through link vb;"},
 		{"protocol ra", "2001:db8:7::/64", 0, "would merge with the route through link vb"},
 		{"local route", "2001:db8:6::/64", 0, "would merge with the route through link vb"},
 		{"table 1000", "2001:db8:5::/64", 1000, "(table 1000, metric 5) would merge with the route through link vb"},
@@ -204,5 +204,11 @@ func TestIntegrationIPv6MergedRouteNamed(t *testing.T) {
 
 	_, err := Plan(context.Background(), spec, WithNetNSPath(ns.Path))
 	require.ErrorIs(t, err, ErrRouteConflict)
-	assert.ErrorContains(t, err, "a multipath route that already holds a route through this link")
+	assert.ErrorContains(t, err, "via 2001:db8:1::3 (table 254, metric 5) would merge with a multipath route through this link and link vb")
+
+	// The wanted route is one of the merged next hops already.
+	spec.Routes[0].Gateway = netip.MustParseAddr("2001:db8:1::2")
+	_, err = Plan(context.Background(), spec, WithNetNSPath(ns.Path))
+	require.ErrorIs(t, err, ErrRouteConflict)
+	assert.ErrorContains(t, err, "via 2001:db8:1::2 (table 254, metric 5) is already a next hop of a multipath route, merged with the route through link vb")
 }
