@@ -326,7 +326,7 @@ func decodeNexthop(h netlink.Header, msg []byte) (Event, error) {
 	hdr, attrs := fixedHeader(r, nhmsgLen)
 	*ev = NexthopEvent{Info: infoOf(h), Family: hdr[0], Flags: binary.NativeEndian.Uint32(hdr[4:8]), raw: r}
 
-	// NHA_OP_FLAGS comes after NHA_GROUP and says how to read it.
+	// NHA_OP_FLAGS comes after NHA_GROUP and tells how to read it.
 	var group []byte
 	var opFlags uint32
 	for typ, data, ok := attrs.next(); ok; typ, data, ok = attrs.next() {
@@ -359,8 +359,9 @@ func decodeNexthop(h netlink.Header, msg []byte) (Event, error) {
 }
 
 // nexthopGroup reads NHA_GROUP, an array of struct nexthop_grp. The kernel
-// stores each weight minus one in a low byte and, when highByte (Linux 6.12
-// and later), a high byte; older kernels may leave garbage there.
+// stores each weight minus one in a low byte, and in a high byte when
+// highByte is set (Linux 6.12 and later). Older kernels may leave garbage
+// in that byte.
 func nexthopGroup(b []byte, highByte bool) ([]NexthopMember, error) {
 	if len(b)%nexthopGrpLen != 0 {
 		return nil, fmt.Errorf("%d bytes, not a whole number of %d-byte members", len(b), nexthopGrpLen)

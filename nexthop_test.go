@@ -31,7 +31,7 @@ func TestNexthopGroupPartialMember(t *testing.T) {
 
 // TestDecodeNexthopHighWeightByteNeedsOpFlag decodes a group message as a
 // kernel sends it, with NHA_OP_FLAGS after NHA_GROUP: the members' high
-// weight bytes count only when that attribute says the kernel set them.
+// weight bytes count only when that attribute marks them as set.
 func TestDecodeNexthopHighWeightByteNeedsOpFlag(t *testing.T) {
 	member := func(id uint32, low, high byte) []byte {
 		return append(le32(id), low, high, 0, 0)

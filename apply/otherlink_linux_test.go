@@ -153,8 +153,8 @@ func TestIntegrationIPv6GatewayRouteConflict(t *testing.T) {
 }
 
 // TestIntegrationIPv6GatewayChange checks the change of an IPv6 route's
-// gateway: next to the link's own route it is no conflict, and it leaves
-// one route; into a place that another link's route through a gateway
+// gateway. Next to the link's own route it is no conflict, and it leaves
+// one route. Into a place that another link's route through a gateway
 // holds, it is a conflict that changes nothing.
 func TestIntegrationIPv6GatewayChange(t *testing.T) {
 	ns := newIPv6NS(t)
@@ -169,9 +169,9 @@ func TestIntegrationIPv6GatewayChange(t *testing.T) {
 	assert.Equal(t, []string{"replace route 2001:db8:9::/64 via 2001:db8:1::3 metric 5 (gateway 2001:db8:1::2 -> 2001:db8:1::3)"}, lines(done))
 	assert.Equal(t, []string{"2001:db8:8::/64 metric 5", "2001:db8:9::/64 via 2001:db8:1::3 metric 5"}, showRoutes(t, ns, "va"))
 
-	held := Link{Name: "va", Routes: []Route{{Destination: netip.MustParsePrefix("2001:db8:8::/64"), Gateway: gateway, Metric: 5}}}
+	placeHeld := Link{Name: "va", Routes: []Route{{Destination: netip.MustParsePrefix("2001:db8:8::/64"), Gateway: gateway, Metric: 5}}}
 	before := ns.IP(t, "-6", "route", "show", "table", "all")
-	_, err = Apply(context.Background(), held, WithNetNSPath(ns.Path))
+	_, err = Apply(context.Background(), placeHeld, WithNetNSPath(ns.Path))
 	require.ErrorIs(t, err, ErrRouteConflict)
 	assert.ErrorContains(t, err, "the route through link vb")
 	assert.Equal(t, before, ns.IP(t, "-6", "route", "show", "table", "all"), "the routes changed")

@@ -337,7 +337,7 @@ func kernelManaged(a kernelAddr, manageLinkLocal bool) bool {
 }
 
 // planRoutes plans the routes that are missing or have another gateway. A
-// link can have several routes in one place (see routeKey); a wanted route
+// link can have several routes in one place (see routeKey). A wanted route
 // that is among them needs no change, and the others are left alone.
 //
 // NOTE: in IPv4 only the first route in a place carries traffic. A wanted

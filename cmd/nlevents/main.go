@@ -130,8 +130,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return monitor(nlevents.Stream(ctx, groups, subOpts...), p, stderr, overrunHint(opts.existing))
 }
 
-// overrunHint says what to do after an overrun. With -existing the
-// program resyncs, so the hint says what follows instead.
+// overrunHint returns what to do after an overrun. With -existing the
+// program resyncs, so the hint describes what follows instead.
 func overrunHint(existing bool) string {
 	if existing {
 		return "notifications were lost: the current state follows again, ending with a sync line"
