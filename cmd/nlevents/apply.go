@@ -37,7 +37,7 @@ func parseApplyFlags(args []string, stderr io.Writer) (applyOptions, error) {
 
 	fs.StringVar(&opts.file, "f", "", "read the link description from JSON `file` (- for standard input)")
 	fs.BoolVar(&opts.dryRun, "dry-run", false, "print the changes that would be made, and make none")
-	fs.BoolVar(&opts.enforce, "enforce", false, "apply, then keep the link in the described state until interrupted, printing each correction; an error that may clear (a missing link, a route conflict) is printed once and enforcement goes on, while missing privileges or a value the link rejects end it with status 1")
+	fs.BoolVar(&opts.enforce, "enforce", false, "apply, then keep the link in the described state until interrupted, printing each correction (nothing while the link matches); errors are printed once and enforcement goes on, except missing privileges or a link of another kind, which end it with status 1")
 	fs.StringVar(&opts.netns, "netns", "", "work in the network namespace at `path` (for example /run/netns/NAME) instead of this one")
 	if err := fs.Parse(args); err != nil {
 		return opts, err
@@ -109,12 +109,13 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 }
 
 // permanent reports whether -enforce ends after err, because no later
-// check can do better: the description does not fit the link (its kind),
-// the program lacks privileges, or the link rejects a value. A missing
-// link, a route conflict and a change rejected for the state of the moment
-// may clear, and enforcement goes on.
+// check can do better: the program lacks privileges (EPERM), or the link
+// exists with another kind than the description's. Other errors may clear
+// as the link's state changes, even EINVAL (an IPv6 address while the MTU
+// is below 1280, an MTU above the lower link's), so enforcement goes on.
 func permanent(err error) bool {
-	if errors.Is(err, apply.ErrInvalidSpec) {
+	var specErr *apply.SpecError
+	if errors.As(err, &specErr) && specErr.Field == "kind" {
 		return true
 	}
 	var applyErr *apply.ApplyError
@@ -177,7 +178,7 @@ func (e *enforcement) run(ctx context.Context, spec apply.Link, opts []apply.Opt
 		return 1
 	}
 
-	status := 0
+	status, stopped := 0, false
 	for corrections != nil || errs != nil {
 		select {
 		case c, ok := <-corrections:
@@ -195,11 +196,12 @@ func (e *enforcement) run(ctx context.Context, spec apply.Link, opts []apply.Opt
 			e.printErr(err)
 			if permanent(err) {
 				stop() // both channels close soon after
+				stopped = true
 			}
 		}
 	}
-	if enforceCtx.Err() != nil && ctx.Err() == nil {
-		return 1 // stopped after a permanent error
+	if stopped {
+		return 1
 	}
 	if ctx.Err() != nil {
 		return 0 // interrupted, as -enforce expects

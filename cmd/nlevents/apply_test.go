@@ -325,8 +325,10 @@ func TestPermanentErrors(t *testing.T) {
 		{"link gone during the change", &apply.ApplyError{Change: change, Err: syscall.ENODEV}, false},
 		{"link down", &apply.ApplyError{Change: change, Err: syscall.ENETDOWN}, false},
 		{"failed read", errors.New("apply: read link va: timed out"), false},
+		{"value the link rejects for now", &apply.ApplyError{Change: change, Err: syscall.EINVAL}, false},
+		{"IPv6 disabled on the link", &apply.ApplyError{Change: change, Err: syscall.EACCES}, false},
+		{"gateway off the link's current addresses", &apply.SpecError{Field: "routes[0].gateway", Value: "198.51.100.1", Reason: "not reachable"}, false},
 		{"no privilege", &apply.ApplyError{Change: change, Err: syscall.EPERM}, true},
-		{"value the link rejects", &apply.ApplyError{Change: change, Err: syscall.EINVAL}, true},
 		{"kind of the existing link", &apply.SpecError{Field: "kind", Value: "bridge", Reason: "link va exists with kind veth"}, true},
 	}
 	for _, tc := range cases {
@@ -335,32 +337,30 @@ func TestPermanentErrors(t *testing.T) {
 }
 
 // TestIntegrationApplyCommandEnforceExitsOnPermanentError checks that
-// -enforce ends with status 1 when the link rejects a value, which no later
-// check can change, rather than retrying forever.
+// -enforce ends with status 1 when the link is of another kind than the
+// description's, which no later check can change, rather than retrying
+// forever, and leaves no goroutine behind.
 func TestIntegrationApplyCommandEnforceExitsOnPermanentError(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	ns := testutil.NewNetNS(t)
-	ns.IP(t, "tuntap", "add", "tap0", "mode", "tap")
-	path := writeSpec(t, `{"name": "tap0", "mtu": 65535}`)
+	ns.AddVeth(t, "va", "vb")
+	path := writeSpec(t, `{"name": "va", "kind": "bridge"}`)
 
-	done := make(chan struct {
-		status         int
-		stdout, stderr string
-	}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	done := make(chan int, 1)
 	go func() {
-		var stdout, stderr bytes.Buffer
-		status := run(context.Background(), []string{"apply", "-f", path, "-netns", ns.Path, "-enforce"}, &stdout, &stderr)
-		done <- struct {
-			status         int
-			stdout, stderr string
-		}{status, stdout.String(), stderr.String()}
+		done <- run(ctx, []string{"apply", "-f", path, "-netns", ns.Path, "-enforce"}, &stdout, &stderr)
 	}()
 
 	select {
-	case r := <-done:
-		assert.Equal(t, 1, r.status)
-		assert.Contains(t, r.stderr, "set mtu 1500 -> 65535 failed: EINVAL")
-		assert.Equal(t, 1, strings.Count(r.stderr, "EINVAL"), "stderr:\n%s", r.stderr)
+	case status := <-done:
+		assert.Equal(t, 1, status)
+		assert.Equal(t, 1, strings.Count(stderr.String(), `invalid kind "bridge": link va exists with kind "veth"`), "stderr:\n%s", stderr.String())
 	case <-time.After(10 * time.Second):
+		cancel()
+		<-done
 		t.Fatal("apply -enforce went on after an error that no check can fix")
 	}
 }

@@ -5,5 +5,6 @@ package main
 import "syscall"
 
 // permanentErrnos are the kernel errors of a change that no later check
-// can avoid: missing privileges, or a value that the link rejects.
-var permanentErrnos = []error{syscall.EPERM, syscall.EACCES, syscall.EINVAL, syscall.EOPNOTSUPP, syscall.ERANGE}
+// can avoid: missing privileges. EACCES is not among them, because the
+// kernel returns it for an IPv6 address on a link with IPv6 disabled.
+var permanentErrnos = []error{syscall.EPERM}
