@@ -205,7 +205,9 @@ func (e *RouteEvent) format(linkName func(int) string) string {
 	}
 	for _, hop := range e.NextHops {
 		fmt.Fprintf(&b, " nexthop via %v dev %s weight %d", hop.Gateway, dev(hop.Index, linkName), hop.Weight)
-		writeFlagWords(&b, uint32(hop.Flags), nextHopFlagWords)
+		for _, word := range hop.FlagNames() {
+			b.WriteString(" " + word)
+		}
 	}
 	if e.NexthopID != 0 {
 		fmt.Fprintf(&b, " nhid %d", e.NexthopID)
@@ -329,8 +331,18 @@ func (e *NexthopEvent) format(linkName func(int) string) string {
 func (e *NexthopEvent) FlagNames() []string { return flagNames(e.Flags, nextHopFlagWords) }
 
 // FlagNames names the next hop's flags as ip prints them, for example
-// [linkdown].
-func (h NextHop) FlagNames() []string { return flagNames(uint32(h.Flags), nextHopFlagWords) }
+// [linkdown]. A bit without a name appears in hexadecimal, such as "0x80".
+func (h NextHop) FlagNames() []string {
+	names := flagNames(uint32(h.Flags), nextHopFlagWords)
+	var known uint8
+	for _, w := range nextHopFlagWords {
+		known |= uint8(w.bit)
+	}
+	if rest := h.Flags &^ known; rest != 0 {
+		names = append(names, fmt.Sprintf("%#x", rest))
+	}
+	return names
+}
 
 // String names the message type and its size, for example
 // "raw RTM_NEWQDISC 52 bytes".

@@ -82,4 +82,7 @@ func TestFlagNames(t *testing.T) {
 
 	route := &nlevents.RouteEvent{Flags: 0x04 | 0x10 | 0x200}
 	assert.Equal(t, []string{"onlink", "linkdown"}, route.FlagNames(), "RTM_F_CLONED (0x200) has no word")
+
+	hop := nlevents.NextHop{Flags: 0x10 | 0x80}
+	assert.Equal(t, []string{"linkdown", "0x80"}, hop.FlagNames(), "a bit without a name is kept in hexadecimal")
 }

@@ -150,6 +150,10 @@ func (c *conn) describe(p kernelPlace, r Route, index uint32) string {
 		through = "links " + strings.Join(others, ", ")
 	}
 	switch {
+	case len(others) == 0 && exact:
+		return "is already a next hop of a multipath route whose next hops are all through this link"
+	case len(others) == 0:
+		return "would merge with a multipath route whose next hops are all through this link"
 	case exact:
 		return "is already a next hop of a multipath route, merged with the route through " + through
 	case mine:

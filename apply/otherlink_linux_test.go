@@ -212,3 +212,21 @@ func TestIntegrationIPv6MergedRouteNamed(t *testing.T) {
 	require.ErrorIs(t, err, ErrRouteConflict)
 	assert.ErrorContains(t, err, "via 2001:db8:1::2 (table 254, metric 5) is already a next hop of a multipath route, merged with the route through link vb")
 }
+
+// TestIntegrationIPv6OwnMultipathRouteNamed checks the message for a
+// multipath route whose next hops all go through the link.
+func TestIntegrationIPv6OwnMultipathRouteNamed(t *testing.T) {
+	ns := newIPv6NS(t)
+	ns.IP(t, "-6", "route", "add", "2001:db8:7::/64", "metric", "5",
+		"nexthop", "via", "2001:db8:1::2", "dev", "va", "nexthop", "via", "2001:db8:1::3", "dev", "va")
+	spec := Link{Name: "va", Routes: []Route{{Destination: netip.MustParsePrefix("2001:db8:7::/64"), Gateway: netip.MustParseAddr("2001:db8:1::4"), Metric: 5}}}
+
+	_, err := Plan(context.Background(), spec, WithNetNSPath(ns.Path))
+	require.ErrorIs(t, err, ErrRouteConflict)
+	assert.ErrorContains(t, err, "would merge with a multipath route whose next hops are all through this link")
+
+	spec.Routes[0].Gateway = netip.MustParseAddr("2001:db8:1::2")
+	_, err = Plan(context.Background(), spec, WithNetNSPath(ns.Path))
+	require.ErrorIs(t, err, ErrRouteConflict)
+	assert.ErrorContains(t, err, "is already a next hop of a multipath route whose next hops are all through this link")
+}
