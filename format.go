@@ -53,9 +53,22 @@ var nextHopFlagWords = []flagWord{
 	{0x10, "linkdown"}, {0x20, "unresolved"}, {0x40, "trap"},
 }
 
-// writeFlagWords writes " word" for each flag in words that flags has.
-func writeFlagWords(b *strings.Builder, flags uint32, words []flagWord) {
-	for _, word := range flagNames(flags, words) {
+// namedNextHopFlags has the bits that nextHopFlagWords names.
+var namedNextHopFlags = uint8(namedBits(nextHopFlagWords))
+
+// namedBits returns the bits that words name.
+func namedBits(words []flagWord) uint32 {
+	var bits uint32
+	for _, w := range words {
+		bits |= w.bit
+	}
+	return bits
+}
+
+// writeWords writes " word" for each of words, such as an event's
+// FlagNames.
+func writeWords(b *strings.Builder, words []string) {
+	for _, word := range words {
 		b.WriteString(" " + word)
 	}
 }
@@ -177,9 +190,7 @@ func (e *AddrEvent) format(linkName func(int) string) string {
 		fmt.Fprintf(&b, " peer %v", e.Peer)
 	}
 	fmt.Fprintf(&b, " dev %s scope %v", dev(e.Index, linkName), e.Scope)
-	for _, word := range e.FlagNames() {
-		b.WriteString(" " + word)
-	}
+	writeWords(&b, e.FlagNames())
 	if e.Label != "" {
 		fmt.Fprintf(&b, " label %s", e.Label)
 	}
@@ -205,9 +216,7 @@ func (e *RouteEvent) format(linkName func(int) string) string {
 	}
 	for _, hop := range e.NextHops {
 		fmt.Fprintf(&b, " nexthop via %v dev %s weight %d", hop.Gateway, dev(hop.Index, linkName), hop.Weight)
-		for _, word := range hop.FlagNames() {
-			b.WriteString(" " + word)
-		}
+		writeWords(&b, hop.FlagNames())
 	}
 	if e.NexthopID != 0 {
 		fmt.Fprintf(&b, " nhid %d", e.NexthopID)
@@ -223,7 +232,7 @@ func (e *RouteEvent) format(linkName func(int) string) string {
 	if e.Priority != 0 {
 		fmt.Fprintf(&b, " metric %d", e.Priority)
 	}
-	writeFlagWords(&b, e.Flags, nextHopFlagWords)
+	writeWords(&b, e.FlagNames())
 	return b.String()
 }
 
@@ -322,7 +331,7 @@ func (e *NexthopEvent) format(linkName func(int) string) string {
 	if e.FDB {
 		b.WriteString(" fdb")
 	}
-	writeFlagWords(&b, e.Flags, nextHopFlagWords)
+	writeWords(&b, e.FlagNames())
 	return b.String()
 }
 
@@ -334,11 +343,7 @@ func (e *NexthopEvent) FlagNames() []string { return flagNames(e.Flags, nextHopF
 // [linkdown]. A bit without a name appears in hexadecimal, such as "0x80".
 func (h NextHop) FlagNames() []string {
 	names := flagNames(uint32(h.Flags), nextHopFlagWords)
-	var known uint8
-	for _, w := range nextHopFlagWords {
-		known |= uint8(w.bit)
-	}
-	if rest := h.Flags &^ known; rest != 0 {
+	if rest := h.Flags &^ namedNextHopFlags; rest != 0 {
 		names = append(names, fmt.Sprintf("%#x", rest))
 	}
 	return names
