@@ -326,7 +326,7 @@ func decodeNexthop(h netlink.Header, msg []byte) (Event, error) {
 	hdr, attrs := fixedHeader(r, nhmsgLen)
 	*ev = NexthopEvent{Info: infoOf(h), Family: hdr[0], Flags: binary.NativeEndian.Uint32(hdr[4:8]), raw: r}
 
-	// NHA_OP_FLAGS comes after NHA_GROUP and tells how to read it.
+	// NHA_OP_FLAGS comes after NHA_GROUP and marks how to read it.
 	var group []byte
 	var opFlags uint32
 	for typ, data, ok := attrs.next(); ok; typ, data, ok = attrs.next() {

@@ -40,8 +40,8 @@
 // the consumer as ErrOverrun, in order. WithReceiveBuffer makes that rarer.
 // WithInitialDump delivers the existing objects first, marked Dumped, and
 // then a *SyncEvent. WithResync runs the dump again after an overrun and
-// sends another *SyncEvent with Resync set; overruns during a dump share
-// the next one, and its single marker. A consumer that keeps a table
+// sends another *SyncEvent with Resync set. Overruns during a dump share
+// the next dump, and its single marker. A consumer that keeps a table
 // rebuilds it by mark and sweep: on ErrOverrun it marks every entry stale,
 // each event after that refreshes or removes its entry, and at the
 // *SyncEvent it drops the entries still stale. The table sub-package does

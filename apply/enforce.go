@@ -89,7 +89,8 @@ func (c Correction) String() string {
 //     changes made before it comes first), ErrLinkNotFound, and failures
 //     to read the kernel's state. After such an error, Enforce checks again
 //     at the next notification, or after a delay that grows from 100ms to
-//     30s, whichever comes first; for ErrLinkNotFound it waits for the link.
+//     30s, whichever comes first. After ErrLinkNotFound it waits for the
+//     link.
 //   - ErrRouteConflict does not stop the other changes: Enforce makes
 //     them, sends their Correction, then the error, and checks again when
 //     a route in the conflicting place changes, or after the delay.

@@ -94,10 +94,10 @@ func TestIntegrationIPv6RoutesCoexist(t *testing.T) {
 	assert.Empty(t, again)
 }
 
-// TestIntegrationIPv6GatewayRouteConflict checks that an IPv6 route
-// through a gateway, whose place another route through a gateway holds,
-// is reported by Plan, and by Apply before any change, with the holder
-// named, and that the other route is not merged with it.
+// TestIntegrationIPv6GatewayRouteConflict adds an IPv6 route through a
+// gateway where another route through a gateway is. Plan, and Apply
+// before any change, must report the conflict and name the other route,
+// which must not be merged with the new one.
 func TestIntegrationIPv6GatewayRouteConflict(t *testing.T) {
 	ns := newIPv6NS(t)
 	ns.IP(t, "-6", "route", "add", "2001:db8:9::/64", "via", "2001:db8:2::2", "dev", "vb", "metric", "5")
